@@ -1,0 +1,166 @@
+// connect(): dials ws:// or wss://, performs the opening handshake (RFC 6455 §4.1) and returns an open Connection.
+import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Duplex } from 'node:stream';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { type Clock, systemClock } from './clock.js';
+import { Connection } from './connection/connection.js';
+import { Heartbeat, type HeartbeatOptions } from './connection/heartbeat.js';
+import { resolveLimits } from './connection/limits.js';
+import type { ConnectionLimits } from './connection/types.js';
+import { HandshakeError } from './errors.js';
+import {
+  acceptServerResponse,
+  type CompressionOption,
+  clientOffer,
+  PerMessageDeflate,
+  resolveCompression,
+} from './extensions/permessage-deflate.js';
+import { generateKey } from './handshake/accept-key.js';
+import { checkUpgradeResponse, upgradeHeaders } from './handshake/client-handshake.js';
+import { validateProtocols } from './handshake/tokens.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT } from './protocol/constants.js';
+import { Stats } from './stats.js';
+
+export interface ConnectOptions extends Partial<ConnectionLimits> {
+  protocols?: readonly string[];
+  /** Extra request headers (e.g. Authorization, Cookie). The WebSocket handshake headers cannot be overridden. */
+  headers?: Record<string, string>;
+  /** Sent as the Origin header, as a browser would. */
+  origin?: string;
+  compression?: CompressionOption;
+  handshakeTimeout?: number;
+  signal?: AbortSignal;
+  /** Passed to tls.connect for wss:// (ca, cert, key, rejectUnauthorized, servername, ...). */
+  tls?: TlsOptions;
+  /** Off by default on the client; pass options to ping an idle server and drop it when silent. */
+  heartbeat?: HeartbeatOptions | false;
+  clock?: Clock;
+  stats?: Stats;
+}
+
+const RESERVED_HEADERS = new Set([
+  'connection',
+  'upgrade',
+  'sec-websocket-key',
+  'sec-websocket-version',
+  'sec-websocket-extensions',
+  'sec-websocket-protocol',
+]);
+
+/**
+ * Opens a WebSocket connection. Misuse (a bad URL or option) throws at once; a failed handshake rejects with a
+ * HandshakeError whose message says what was wrong and whose `status` is the HTTP status the server answered.
+ */
+export function connect(url: string | URL, options: ConnectOptions = {}): Promise<Connection> {
+  const target = parseUrl(url);
+  const limits = resolveLimits(options);
+  const protocols = options.protocols ?? [];
+  validateProtocols(protocols);
+  const compression = resolveCompression(options.compression ?? false);
+  const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+  const clock = options.clock ?? systemClock;
+  for (const name of Object.keys(options.headers ?? {})) {
+    if (RESERVED_HEADERS.has(name.toLowerCase())) throw new TypeError(`header ${name} is set by the handshake itself`);
+  }
+  if (options.signal?.aborted) return Promise.reject(new HandshakeError('connect aborted', 0, 'ERR_ABORTED'));
+
+  const key = generateKey();
+  const headers = {
+    ...options.headers,
+    ...(options.origin ? { Origin: options.origin } : {}),
+    ...upgradeHeaders(key, protocols, compression ? clientOffer(compression) : ''),
+  };
+  const secure = target.protocol === 'wss:';
+  const requestOptions = {
+    method: 'GET',
+    hostname: target.hostname.replace(/^\[|\]$/g, ''),
+    port: target.port || (secure ? 443 : 80),
+    path: `${target.pathname}${target.search}`,
+    headers,
+    agent: false as const,
+    ...(secure ? { ...options.tls, servername: options.tls?.servername ?? target.hostname } : {}),
+  };
+
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let req: ClientRequest;
+    const fail = (err: HandshakeError): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      req.destroy();
+      reject(err);
+    };
+    const onAbort = (): void => fail(new HandshakeError('connect aborted', 0, 'ERR_ABORTED'));
+    const timer = clock.setTimeout(
+      () => fail(new HandshakeError(`handshake timed out after ${timeout} ms`, 0, 'ERR_HANDSHAKE_TIMEOUT')),
+      timeout,
+    );
+    const cleanup = (): void => {
+      clock.clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+
+    req = (secure ? httpsRequest : httpRequest)(requestOptions);
+    req.on('error', (err) => fail(new HandshakeError(`connection failed: ${err.message}`, 0, 'ERR_HANDSHAKE', { cause: err })));
+    req.on('response', (res: IncomingMessage) => {
+      res.resume();
+      fail(new HandshakeError(`server answered ${res.statusCode} ${res.statusMessage ?? ''} instead of 101`.trim(), res.statusCode ?? 0));
+    });
+    req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (settled) {
+        socket.destroy();
+        return;
+      }
+      let protocol: string;
+      let deflate: PerMessageDeflate | null = null;
+      const extensions = res.headers['sec-websocket-extensions'] ?? '';
+      try {
+        protocol = checkUpgradeResponse(res.headers, key, protocols);
+        if (extensions) {
+          if (!compression) throw new HandshakeError('invalid handshake response: server enabled an extension that was not offered', 101);
+          deflate = new PerMessageDeflate(acceptServerResponse(extensions, compression), 'client', compression);
+        }
+      } catch (err) {
+        socket.destroy();
+        fail(err instanceof HandshakeError ? err : new HandshakeError(String(err), 101));
+        return;
+      }
+      settled = true;
+      cleanup();
+      (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+      const conn = new Connection(
+        socket,
+        { ...limits, role: 'client', protocol, extensions, deflate, clock },
+        head,
+        options.stats ?? new Stats(),
+      );
+      if (options.heartbeat) {
+        const hb = new Heartbeat(options.heartbeat, clock);
+        hb.add(conn);
+        conn.closed.then(() => hb.stop());
+      }
+      resolve(conn);
+    });
+    req.end();
+  });
+}
+
+function parseUrl(url: string | URL): URL {
+  let target: URL;
+  try {
+    target = new URL(url);
+  } catch {
+    throw new TypeError(`invalid WebSocket URL: ${String(url)}`);
+  }
+  if (target.protocol === 'http:') target.protocol = 'ws:';
+  else if (target.protocol === 'https:') target.protocol = 'wss:';
+  if (target.protocol !== 'ws:' && target.protocol !== 'wss:') {
+    throw new TypeError(`WebSocket URLs use ws: or wss:, got ${target.protocol}`);
+  }
+  // RFC 6455 §3: fragment identifiers are meaningless in WebSocket URIs and must not be used.
+  if (target.hash) throw new TypeError('a WebSocket URL cannot have a #fragment');
+  return target;
+}

@@ -1,0 +1,511 @@
+// One WebSocket peer over a byte stream, server or client side: read path, send path, close handshake (RFC 6455 §5–§7).
+// Every protocol failure funnels through #fail(); a close is reported through `closed`, never thrown.
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type { Clock } from '../clock.js';
+import { ProtocolError, WebSocketError } from '../errors.js';
+import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
+import { decodeClosePayload, encodeClosePayload } from '../protocol/close-payload.js';
+import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
+import { COPY_THRESHOLD, encodeFrame, encodeTextFrame, headerLength, nextMaskKey, writeHeader } from '../protocol/frame-encoder.js';
+import { FrameParser, type FrameSink } from '../protocol/frame-parser.js';
+import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
+import { closeChannel, openChannel, protocolErrorChannel, type Stats } from '../stats.js';
+import { MessageIterator } from './message-iterator.js';
+import { type IncomingStream, MessageReader, MessageWriter } from './streams.js';
+import { type CloseInfo, type ConnectionOptions, type Message, type MessageType, ReadyState, type SendOptions } from './types.js';
+
+const EMPTY = Buffer.alloc(0);
+
+type SocketLike = Duplex & { writableLength: number; cork(): void; uncork(): void };
+
+export interface ConnectionEvents {
+  message: [Message];
+  ping: [Buffer];
+  pong: [Buffer];
+  close: [CloseInfo];
+  error: [Error];
+}
+
+export class Connection extends EventEmitter<ConnectionEvents> implements FrameSink {
+  readonly role: 'server' | 'client';
+  /** The negotiated subprotocol, '' when none. */
+  readonly protocol: string;
+  /** The negotiated Sec-WebSocket-Extensions value, '' when none. */
+  readonly extensions: string;
+  /** Resolves once the connection is closed, however that happened. */
+  readonly closed: Promise<CloseInfo>;
+  /** Bytes read since open; the heartbeat watches it change instead of stamping time on every read. */
+  readCount = 0;
+
+  readonly #socket: SocketLike;
+  readonly #parser: FrameParser;
+  readonly #opts: ConnectionOptions;
+  readonly #clock: Clock;
+  readonly #deflate: PerMessageDeflate | null;
+  readonly #mask: boolean;
+  #stats: Stats | null = null;
+  #state: ReadyState = ReadyState.Open;
+  #resolveClosed!: (info: CloseInfo) => void;
+
+  // Incoming message being assembled
+  #msgType: MessageType = 'binary';
+  #msgCompressed = false;
+  #parts: Buffer[] = [];
+  #msgSize = 0;
+  #frameLength = 0;
+  #firstFrame = false;
+  #validator: Utf8Validator | null = null;
+  #validating = false;
+  #stream: IncomingStream | null = null;
+  #readers: Array<(reader: MessageReader) => void> = [];
+
+  // Close handshake
+  #sentClose = false;
+  #receivedClose = false;
+  #closeCode: number = CloseCode.Abnormal;
+  #closeReason = '';
+  #closeTimer: unknown = null;
+  #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+
+  // A streaming writer owns the data channel until it ends (§5.4: no interleaving inside a fragmented message).
+  #writer: MessageWriter | null = null;
+  #deferred: Array<() => void> = [];
+
+  constructor(socket: Duplex, options: ConnectionOptions, head: Buffer = EMPTY, stats: Stats | null = null) {
+    super();
+    this.#socket = socket as SocketLike;
+    this.#opts = options;
+    this.#clock = options.clock;
+    this.#deflate = options.deflate;
+    this.#mask = options.role === 'client';
+    this.role = options.role;
+    this.protocol = options.protocol;
+    this.extensions = options.extensions;
+    this.#stats = stats;
+    this.closed = new Promise((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#parser = new FrameParser(this, {
+      expectMasked: options.role === 'server',
+      allowRsv1: options.deflate !== null,
+      maxMessageSize: options.maxMessageSize,
+      maxFragments: options.maxFragments,
+    });
+    if (stats) {
+      stats.connectionsOpen++;
+      stats.connectionsTotal++;
+    }
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onEnd());
+    socket.on('close', () => this.#onSocketClose());
+    socket.on('error', (err) => this.#onSocketError(err));
+    if (openChannel.hasSubscribers) openChannel.publish({ connection: this });
+    if (head.length > 0) queueMicrotask(() => this.#onData(head));
+  }
+
+  get readyState(): ReadyState {
+    return this.#state;
+  }
+
+  /** Bytes accepted by send() and not yet handed to the kernel. */
+  get bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
+  get remoteAddress(): string | undefined {
+    return (this.#socket as { remoteAddress?: string }).remoteAddress;
+  }
+
+  // ---- Read path (FrameSink) -------------------------------------------------------------------------------------
+
+  #onData(chunk: Buffer): void {
+    this.readCount += chunk.length;
+    if (this.#stats) this.#stats.bytesIn += chunk.length;
+    this.#parser.push(chunk);
+  }
+
+  onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
+    this.#frameLength = length;
+    this.#firstFrame = opcode !== Opcode.Continuation;
+    if (!this.#firstFrame) return;
+    this.#msgType = opcode === Opcode.Text ? 'text' : 'binary';
+    this.#msgCompressed = rsv1;
+    this.#msgSize = 0;
+    // A whole uncompressed text frame is checked once at its end by the native validator; anything that arrives in
+    // pieces is checked incrementally so that invalid UTF-8 fails fast (Autobahn 6.4.x).
+    this.#validating = this.#msgType === 'text' && !rsv1 && !fin;
+    if (this.#validating) (this.#validator ??= new Utf8Validator()).reset();
+    const claim = this.#readers.shift();
+    if (claim) {
+      const reader = new MessageReader(this.#msgType, this.#socket);
+      this.#stream = reader;
+      claim(reader);
+    }
+  }
+
+  onData(chunk: Buffer): void {
+    this.#msgSize += chunk.length;
+    if (this.#msgType === 'text' && !this.#msgCompressed) {
+      if (!this.#validating && chunk.length !== this.#frameLength) {
+        this.#validating = true;
+        (this.#validator ??= new Utf8Validator()).reset();
+      }
+      if (this.#validating && !this.#validator!.push(chunk)) {
+        this.#fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+        return;
+      }
+    }
+    if (this.#stream && !this.#msgCompressed) this.#stream.pushChunk(chunk);
+    else this.#parts.push(chunk);
+  }
+
+  onDataFrameEnd(fin: boolean): void {
+    if (!fin) return;
+    const parts = this.#parts;
+    this.#parts = [];
+    let data = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts, this.#msgSize);
+    if (this.#msgCompressed) {
+      try {
+        data = this.#deflate!.decompress(data, this.#opts.maxMessageSize);
+      } catch (err) {
+        const code = err instanceof ProtocolError ? err.closeCode : CloseCode.InvalidPayload;
+        this.#fail(code, err instanceof Error ? err.message : 'inflate failed');
+        return;
+      }
+    }
+    if (this.#msgType === 'text') {
+      const ok = this.#validating ? this.#validator!.end() : isValidUtf8(data);
+      if (!ok) {
+        this.#fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+        return;
+      }
+    }
+    if (this.#stats) this.#stats.messagesIn++;
+    const stream = this.#stream;
+    if (stream) {
+      this.#stream = null;
+      if (this.#msgCompressed) stream.pushChunk(data);
+      stream.finish();
+      return;
+    }
+    const msg: Message =
+      this.#msgType === 'text' ? { type: 'text', data: data.toString('utf8') } : { type: 'binary', data };
+    this.#emitSafely('message', msg);
+  }
+
+  onControl(opcode: number, payload: Buffer): void {
+    if (opcode === Opcode.Ping) {
+      // §5.5.2: answer with a pong carrying the same application data, unless we are already closing.
+      if (this.#state === ReadyState.Open) this.#writeControl(Opcode.Pong, payload);
+      this.#emitSafely('ping', payload);
+    } else if (opcode === Opcode.Pong) {
+      this.#emitSafely('pong', payload);
+    } else {
+      this.#onCloseFrame(payload);
+    }
+  }
+
+  onError(closeCode: CloseCode, message: string): void {
+    this.#fail(closeCode, message);
+  }
+
+  #onCloseFrame(payload: Buffer): void {
+    const decoded = decodeClosePayload(payload);
+    if (!decoded.ok) {
+      this.#fail(decoded.closeCode, decoded.message);
+      return;
+    }
+    this.#receivedClose = true;
+    this.#parser.stop();
+    // §7.1.5: the connection's close code is the one in the first close frame *received*.
+    this.#closeCode = decoded.code;
+    this.#closeReason = decoded.reason;
+    // §5.5.1: echo the status code; a close without one is answered without one.
+    if (!this.#sentClose) this.#sendClose(decoded.code === CloseCode.NoStatus ? undefined : decoded.code, '');
+    this.#state = ReadyState.Closing;
+    this.#finishCloseHandshake();
+  }
+
+  /** Both close frames have crossed: §7.1.1 has the server close TCP first; the client waits for it, bounded. */
+  #finishCloseHandshake(): void {
+    if (this.role === 'server') this.#socket.end();
+    this.#armCloseTimer();
+  }
+
+  // ---- Send path -------------------------------------------------------------------------------------------------
+
+  /**
+   * Queues one message. Returns false when the connection is not open, when the message was dropped for a slow
+   * consumer, or when the buffered bytes are above the high-water mark (wait for `drained()`), like stream.write.
+   */
+  send(data: string | Buffer | ArrayBufferView | ArrayBuffer, options?: SendOptions): boolean {
+    if (this.#state !== ReadyState.Open) return false;
+    if (this.#writer) {
+      const copy = typeof data === 'string' ? data : Buffer.from(toBuffer(data));
+      this.#deferred.push(() => this.send(copy, options));
+      return false;
+    }
+    const binary = options?.binary ?? typeof data !== 'string';
+    const opcode = binary ? Opcode.Binary : Opcode.Text;
+    const deflate = this.#deflate;
+    if (typeof data === 'string' && !deflate && !this.#mask) {
+      const len = Buffer.byteLength(data);
+      if (len <= COPY_THRESHOLD) {
+        if (!this.#admit(len)) return false;
+        const frame = encodeTextFrame(data, len, true, null);
+        if (binary) frame[0] = 0x80 | Opcode.Binary;
+        return this.#writeBuffer(frame);
+      }
+    }
+    let payload = typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
+    let rsv1 = false;
+    if (deflate && (options?.compress ?? payload.length >= deflate.threshold)) {
+      payload = deflate.compress(payload);
+      rsv1 = true;
+    }
+    return this.sendFrame(opcode, payload, true, rsv1);
+  }
+
+  /** Writes one frame; `payload` must not be mutated until it has been written. */
+  sendFrame(opcode: number, payload: Buffer, fin: boolean, rsv1: boolean): boolean {
+    if (!this.#admit(payload.length)) return false;
+    return this.#writeFrame(opcode, payload, fin, rsv1);
+  }
+
+  #writeFrame(opcode: number, payload: Buffer, fin: boolean, rsv1: boolean): boolean {
+    const len = payload.length;
+    const key = this.#mask ? nextMaskKey() : null;
+    if (key || len <= COPY_THRESHOLD) return this.#writeBuffer(encodeFrame(opcode, payload, fin, rsv1, key));
+    const header = Buffer.allocUnsafe(headerLength(len, false));
+    writeHeader(header, 0, opcode, len, fin, rsv1, null);
+    const socket = this.#socket;
+    socket.cork();
+    socket.write(header);
+    socket.write(payload);
+    socket.uncork();
+    return this.#accounted(header.length + len);
+  }
+
+  /**
+   * Writes bytes that already are one complete, server-side frame (the hub frames a message once for many peers).
+   * Client connections must mask per frame, so they cannot use this.
+   */
+  sendPreframed(frame: Buffer): boolean {
+    if (this.#state !== ReadyState.Open || this.#mask || this.#writer) return false;
+    if (!this.#admit(frame.length)) return false;
+    return this.#writeBuffer(frame);
+  }
+
+  ping(data: string | Buffer = EMPTY): void {
+    this.#control(Opcode.Ping, data);
+  }
+
+  pong(data: string | Buffer = EMPTY): void {
+    this.#control(Opcode.Pong, data);
+  }
+
+  /** Resolves once the buffered bytes fall to zero; rejects if the connection closes first. */
+  drained(): Promise<void> {
+    if (this.#state === ReadyState.Closed) return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
+    if (this.#socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      if (this.#drainWaiters.length === 0) this.#socket.once('drain', () => this.#onDrain());
+      this.#drainWaiters.push({ resolve, reject });
+    });
+  }
+
+  /** Streams the next incoming message instead of buffering it (gorilla's NextReader). */
+  nextReader(): Promise<MessageReader> {
+    if (this.#state === ReadyState.Closed) return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
+    return new Promise((resolve) => this.#readers.push(resolve));
+  }
+
+  /** Writes one message in pieces as fragments (gorilla's NextWriter); other sends wait until it ends. */
+  writer(type: MessageType = 'binary'): MessageWriter {
+    if (this.#state !== ReadyState.Open) throw new WebSocketError('ERR_NOT_OPEN', 'connection is not open');
+    if (this.#writer) throw new WebSocketError('ERR_NOT_OPEN', 'another message writer is still open');
+    const writer = new MessageWriter(type === 'text' ? Opcode.Text : Opcode.Binary, this, () => this.#onWriterDone());
+    this.#writer = writer;
+    return writer;
+  }
+
+  /**
+   * Used by MessageWriter: bypasses the writer lock that holds back ordinary sends, and the slow-consumer policy (a
+   * dropped fragment would corrupt the message; the writer waits for drained() instead). False: wait for drain.
+   */
+  writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean {
+    if (this.#state !== ReadyState.Open) throw new WebSocketError('ERR_NOT_OPEN', 'connection is not open');
+    return this.#writeFrame(opcode, payload, fin, false);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    return new MessageIterator(this, this.#socket);
+  }
+
+  // ---- Close -----------------------------------------------------------------------------------------------------
+
+  /** Starts the close handshake; resolves when it completes or the close timeout ends it. */
+  close(code: number = CloseCode.Normal, reason = ''): Promise<CloseInfo> {
+    const payload = encodeClosePayload(code, reason);
+    if (this.#state === ReadyState.Open) {
+      this.#state = ReadyState.Closing;
+      this.#closeCode = code;
+      this.#closeReason = reason;
+      this.#writeCloseFrame(payload);
+      this.#armCloseTimer();
+    }
+    return this.closed;
+  }
+
+  /** Drops the TCP connection at once, with no close handshake; `closed` reports 1006. */
+  terminate(): void {
+    this.#socket.destroy();
+  }
+
+  /** The single failure path (§7.1.7): send the close code if the socket still writes, then close it, bounded. */
+  #fail(code: CloseCode, message: string, cause?: Error): void {
+    if (this.#state === ReadyState.Closed) return;
+    this.#parser.stop();
+    if (this.#stats && code !== CloseCode.PolicyViolation) this.#stats.protocolErrors++;
+    if (protocolErrorChannel.hasSubscribers) protocolErrorChannel.publish({ connection: this, closeCode: code, message });
+    if (!this.#sentClose) {
+      this.#closeCode = code;
+      this.#closeReason = message;
+      this.#sendClose(code, truncateReason(message));
+    }
+    this.#state = ReadyState.Closing;
+    this.#socket.end();
+    this.#armCloseTimer();
+    if (this.listenerCount('error') > 0) {
+      const err = new ProtocolError(code, message);
+      if (cause) err.cause = cause;
+      this.emit('error', err);
+    }
+  }
+
+  #sendClose(code: number | undefined, reason: string): void {
+    this.#writeCloseFrame(encodeClosePayload(code, reason));
+  }
+
+  #writeCloseFrame(payload: Buffer): void {
+    this.#sentClose = true;
+    const key = this.#mask ? nextMaskKey() : null;
+    if (this.#socket.writable) this.#socket.write(encodeFrame(Opcode.Close, payload, true, false, key));
+  }
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer !== null) return;
+    this.#closeTimer = this.#clock.setTimeout(() => this.#socket.destroy(), this.#opts.closeTimeout);
+  }
+
+  #onEnd(): void {
+    // The peer half-closed TCP: nothing more will arrive, so finish our side too.
+    if (this.#state === ReadyState.Open) this.#state = ReadyState.Closing;
+    this.#socket.end();
+  }
+
+  #onSocketError(err: Error): void {
+    if (this.listenerCount('error') > 0 && !this.#receivedClose) this.emit('error', err);
+    this.#socket.destroy();
+  }
+
+  #onSocketClose(): void {
+    if (this.#state === ReadyState.Closed) return;
+    this.#state = ReadyState.Closed;
+    this.#parser.stop();
+    if (this.#closeTimer !== null) this.#clock.clearTimeout(this.#closeTimer);
+    const clean = this.#sentClose && this.#receivedClose;
+    const info: CloseInfo = clean
+      ? { code: this.#closeCode, reason: this.#closeReason, wasClean: true }
+      : this.#sentClose
+        ? { code: this.#closeCode, reason: this.#closeReason, wasClean: false }
+        : { code: CloseCode.Abnormal, reason: '', wasClean: false };
+    if (this.#stats) this.#stats.connectionsOpen--;
+    this.#stream?.abort(new WebSocketError('ERR_CLOSED', `connection closed (${info.code}) mid-message`));
+    this.#stream = null;
+    for (const w of this.#drainWaiters.splice(0)) w.reject(new WebSocketError('ERR_CLOSED', 'connection closed'));
+    this.#writer?.destroy(new WebSocketError('ERR_CLOSED', 'connection closed'));
+    this.#resolveClosed(info);
+    if (closeChannel.hasSubscribers) closeChannel.publish({ connection: this, info });
+    this.#emitSafely('close', info);
+  }
+
+  // ---- Internals -------------------------------------------------------------------------------------------------
+
+  /** Applies the slow-consumer policy before a frame of `len` payload bytes is queued. */
+  #admit(len: number): boolean {
+    const buffered = this.#socket.writableLength;
+    if (buffered === 0 || buffered + len <= this.#opts.maxBufferedBytes) return true;
+    if (this.#opts.onSlowConsumer === 'drop') {
+      if (this.#stats) this.#stats.dropped++;
+      return false;
+    }
+    if (this.#stats) this.#stats.evicted++;
+    // 1008: the peer broke our policy by not reading. Its close frame may never get through a full buffer;
+    // the close timer bounds that.
+    this.#fail(CloseCode.PolicyViolation, 'slow consumer: send buffer over its limit');
+    return false;
+  }
+
+  #writeBuffer(frame: Buffer): boolean {
+    this.#socket.write(frame);
+    return this.#accounted(frame.length);
+  }
+
+  #accounted(bytes: number): boolean {
+    if (this.#stats) {
+      this.#stats.messagesOut++;
+      this.#stats.bytesOut += bytes;
+    }
+    return this.#socket.writableLength <= this.#opts.highWaterMark;
+  }
+
+  #control(opcode: number, data: string | Buffer): void {
+    const payload = typeof data === 'string' ? Buffer.from(data) : data;
+    if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('control frame payload is limited to 125 bytes');
+    if (this.#state !== ReadyState.Open) return;
+    this.#writeControl(opcode, payload);
+  }
+
+  #writeControl(opcode: number, payload: Buffer): void {
+    const key = this.#mask ? nextMaskKey() : null;
+    this.#socket.write(encodeFrame(opcode, payload, true, false, key));
+  }
+
+  #onDrain(): void {
+    for (const w of this.#drainWaiters.splice(0)) w.resolve();
+  }
+
+  #onWriterDone(): void {
+    this.#writer = null;
+    const deferred = this.#deferred;
+    this.#deferred = [];
+    for (const send of deferred) send();
+  }
+
+  /** A throwing user handler must not take the read path down with it: it fails this connection with 1011. */
+  #emitSafely<K extends keyof ConnectionEvents>(event: K, ...args: ConnectionEvents[K]): void {
+    try {
+      (this.emit as (e: K, ...a: ConnectionEvents[K]) => boolean)(event, ...args);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      // Without an 'error' listener the exception would vanish; a warning keeps the bug visible without a crash.
+      if (this.listenerCount('error') === 0) process.emitWarning(error);
+      this.#fail(CloseCode.InternalError, 'handler error', error);
+    }
+  }
+}
+
+function toBuffer(data: Buffer | ArrayBufferView | ArrayBuffer): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (data instanceof ArrayBuffer) return Buffer.from(data);
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+/** Close reasons must fit in 123 bytes (§5.5.1); failure messages are cut on a character boundary. */
+function truncateReason(message: string): string {
+  let out = message;
+  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
+  return out;
+}

@@ -1,0 +1,90 @@
+// Ping/pong liveness for many connections with one timer: a shared sweep instead of a timer per connection.
+// A peer that sends nothing (no pong, no data) for `timeout` after a ping is terminated (its close reports 1006).
+import type { Clock } from '../clock.js';
+import { DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT } from '../protocol/constants.js';
+import { positiveInt } from './limits.js';
+
+export interface HeartbeatOptions {
+  /** Idle time after which a ping is sent. */
+  interval?: number;
+  /** Time a pinged peer has to send anything before it is terminated. */
+  timeout?: number;
+}
+
+/** What the sweep needs of a connection. */
+export interface Pingable {
+  readonly readCount: number;
+  ping(): void;
+  terminate(): void;
+}
+
+interface Watch {
+  readCount: number;
+  lastActive: number;
+  pingedAt: number; // 0: no ping outstanding
+}
+
+export class Heartbeat {
+  readonly interval: number;
+  readonly timeout: number;
+  readonly #clock: Clock;
+  readonly #tick: number;
+  readonly #watched = new Map<Pingable, Watch>();
+  readonly #onKill: () => void;
+  #timer: unknown = null;
+
+  constructor(options: HeartbeatOptions, clock: Clock, onKill: () => void = () => {}) {
+    this.interval = positiveInt('heartbeat.interval', options.interval, DEFAULT_HEARTBEAT_INTERVAL);
+    this.timeout = positiveInt('heartbeat.timeout', options.timeout, DEFAULT_HEARTBEAT_TIMEOUT);
+    this.#clock = clock;
+    // Deadlines are honoured to within a quarter of the shorter period.
+    this.#tick = Math.max(1, Math.floor(Math.min(this.interval, this.timeout) / 4));
+    this.#onKill = onKill;
+  }
+
+  get size(): number {
+    return this.#watched.size;
+  }
+
+  add(conn: Pingable): void {
+    this.#watched.set(conn, { readCount: conn.readCount, lastActive: this.#clock.now(), pingedAt: 0 });
+    if (this.#timer === null) this.#schedule();
+  }
+
+  delete(conn: Pingable): void {
+    this.#watched.delete(conn);
+    if (this.#watched.size === 0) this.stop();
+  }
+
+  stop(): void {
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+
+  #schedule(): void {
+    this.#timer = this.#clock.setTimeout(() => this.#sweep(), this.#tick);
+  }
+
+  #sweep(): void {
+    this.#timer = null;
+    const now = this.#clock.now();
+    for (const [conn, w] of this.#watched) {
+      if (conn.readCount !== w.readCount) {
+        w.readCount = conn.readCount;
+        w.lastActive = now;
+        w.pingedAt = 0;
+      }
+      if (w.pingedAt !== 0) {
+        if (now - w.pingedAt >= this.timeout) {
+          this.#watched.delete(conn);
+          this.#onKill();
+          conn.terminate();
+        }
+      } else if (now - w.lastActive >= this.interval) {
+        w.pingedAt = now;
+        conn.ping();
+      }
+    }
+    if (this.#watched.size > 0) this.#schedule();
+  }
+}

@@ -1,0 +1,21 @@
+// The public API of switchboard.
+export { type Clock, systemClock } from './clock.js';
+export { connect, type ConnectOptions } from './client.js';
+export { Connection, type ConnectionEvents } from './connection/connection.js';
+export { Heartbeat, type HeartbeatOptions } from './connection/heartbeat.js';
+export type { MessageReader, MessageWriter } from './connection/streams.js';
+export {
+  type CloseInfo,
+  type ConnectionLimits,
+  type Message,
+  type MessageType,
+  ReadyState,
+  type SendOptions,
+  type SlowConsumerPolicy,
+} from './connection/types.js';
+export { HandshakeError, ProtocolError, WebSocketError, type WebSocketErrorCode } from './errors.js';
+export type { CompressionConfig, CompressionOption } from './extensions/permessage-deflate.js';
+export type { OriginPolicy } from './handshake/server-handshake.js';
+export { CloseCode, Opcode } from './protocol/constants.js';
+export { type ServerEvents, type ServerOptions, WebSocketServer } from './server.js';
+export { closeChannel, openChannel, protocolErrorChannel, Stats } from './stats.js';

@@ -1,0 +1,252 @@
+// WebSocketServer: accepts upgrades (RFC 6455 §4.2) from node:http/https servers, tracks its connections, and shuts
+// down gracefully with 1001 (§7.4.1 "going away").
+import { EventEmitter } from 'node:events';
+import { createServer, type IncomingMessage, type Server as HttpServer, STATUS_CODES } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type Clock, systemClock } from './clock.js';
+import { Connection } from './connection/connection.js';
+import { Heartbeat, type HeartbeatOptions } from './connection/heartbeat.js';
+import { resolveLimits } from './connection/limits.js';
+import type { ConnectionLimits } from './connection/types.js';
+import { type CompressionOption, negotiateServer, PerMessageDeflate, resolveCompression } from './extensions/permessage-deflate.js';
+import {
+  acceptResponse,
+  checkUpgradeRequest,
+  isOriginAllowed,
+  type OriginPolicy,
+  selectProtocol,
+} from './handshake/server-handshake.js';
+import { validateProtocols } from './handshake/tokens.js';
+import { CloseCode, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT } from './protocol/constants.js';
+import { Stats } from './stats.js';
+
+export interface ServerOptions extends Partial<ConnectionLimits> {
+  /** Who may connect from a browser. Default 'same-origin'; '*' must be said explicitly. */
+  origins?: OriginPolicy;
+  /** Subprotocols this server speaks, most preferred first. */
+  protocols?: readonly string[];
+  compression?: CompressionOption;
+  /** Ping idle peers and terminate the silent ones. On by default; `false` turns it off. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Time allowed for a client to send its request headers, on servers created by listen(). */
+  handshakeTimeout?: number;
+  /** Largest request header block, on servers created by listen() (node's default is 16 KiB). */
+  maxHeaderSize?: number;
+  /** How long close() waits for peers to answer 1001 before it terminates them. */
+  shutdownTimeout?: number;
+  /** Last word on a handshake that passed every check: return false (403) or an HTTP status to refuse it. */
+  authorize?: (req: IncomingMessage) => boolean | number | Promise<boolean | number>;
+  clock?: Clock;
+}
+
+export interface ServerEvents {
+  connection: [Connection, IncomingMessage];
+  /** A refused handshake: the status sent and why. */
+  rejected: [{ status: number; message: string; req: IncomingMessage }];
+}
+
+const REFUSE_LINGER = 2_000;
+
+interface Route {
+  server: WebSocketServer;
+  path: string | null;
+}
+const routes = new WeakMap<HttpServer | HttpsServer, Route[]>();
+
+export class WebSocketServer extends EventEmitter<ServerEvents> {
+  /** Open connections. */
+  readonly clients = new Set<Connection>();
+  readonly stats = new Stats();
+  readonly #limits: ConnectionLimits;
+  readonly #origins: OriginPolicy;
+  readonly #protocols: readonly string[];
+  readonly #compression: ReturnType<typeof resolveCompression>;
+  readonly #heartbeat: Heartbeat | null;
+  readonly #clock: Clock;
+  readonly #options: ServerOptions;
+  #closing: Promise<void> | null = null;
+  #ownServer: HttpServer | null = null;
+  #attached: Array<HttpServer | HttpsServer> = [];
+
+  constructor(options: ServerOptions = {}) {
+    super();
+    this.#options = options;
+    this.#limits = resolveLimits(options);
+    this.#origins = options.origins ?? 'same-origin';
+    if (Array.isArray(this.#origins) && this.#origins.includes('*')) {
+      throw new TypeError("origins: use the string '*' alone to allow every origin, not inside a list");
+    }
+    this.#protocols = options.protocols ?? [];
+    validateProtocols(this.#protocols);
+    this.#compression = resolveCompression(options.compression ?? false);
+    this.#clock = options.clock ?? systemClock;
+    this.#heartbeat =
+      options.heartbeat === false
+        ? null
+        : new Heartbeat(options.heartbeat ?? {}, this.#clock, () => {
+            this.stats.heartbeatKills++;
+          });
+  }
+
+  /** Serves upgrades on `path` (every path when omitted) of an existing http/https server; others get 404. */
+  attach(server: HttpServer | HttpsServer, options: { path?: string } = {}): this {
+    let list = routes.get(server);
+    if (!list) {
+      const table: Route[] = [];
+      routes.set(server, table);
+      list = table;
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        const path = (req.url ?? '/').split('?')[0];
+        const route = table.find((r) => r.path === null || r.path === path);
+        if (route) route.server.handleUpgrade(req, socket, head);
+        else refuse(socket, 404, `no WebSocket endpoint at ${path}`);
+      });
+    }
+    list.push({ server: this, path: options.path ?? null });
+    this.#attached.push(server);
+    return this;
+  }
+
+  /** Creates and starts an http server that only serves this WebSocket server. */
+  async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    const server = createServer({ maxHeaderSize: this.#options.maxHeaderSize ?? 16384 }, (_req, res) => {
+      res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' }).end('WebSocket endpoint\n');
+    });
+    server.headersTimeout = this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    server.requestTimeout = server.headersTimeout;
+    this.#ownServer = server;
+    this.attach(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return server.address() as AddressInfo;
+  }
+
+  /** Completes or refuses one upgrade request. The socket is never left hanging: it is answered either way. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Errors during the handshake (a peer resetting) must not become uncaught exceptions.
+    socket.on('error', destroyOnError);
+    const reject = (status: number, message: string, headers?: Record<string, string>): void => {
+      this.stats.handshakeFailures++;
+      refuse(socket, status, message, headers);
+      if (this.listenerCount('rejected') > 0) this.emit('rejected', { status, message, req });
+    };
+    if (this.#closing) return reject(503, 'server is shutting down');
+    const verdict = checkUpgradeRequest(req);
+    if (!verdict.ok) return reject(verdict.status, verdict.message, verdict.headers);
+    if (!isOriginAllowed(this.#origins, req.headers.origin, req.headers.host)) {
+      return reject(403, `origin ${req.headers.origin} is not allowed`);
+    }
+    const complete = (): void => {
+      if (socket.destroyed) return;
+      const protocol = selectProtocol(this.#protocols, verdict.offeredProtocols);
+      const negotiated = this.#compression ? negotiateServer(req.headers['sec-websocket-extensions'], this.#compression) : null;
+      socket.write(acceptResponse(verdict.key, protocol, negotiated?.response ?? ''));
+      socket.off('error', destroyOnError);
+      this.#open(socket, head, protocol, negotiated, req);
+    };
+    const authorize = this.#options.authorize;
+    if (!authorize) return complete();
+    Promise.resolve()
+      .then(() => authorize(req))
+      .then(
+        (answer) => {
+          if (answer === true) complete();
+          else reject(typeof answer === 'number' ? answer : 403, 'not authorized');
+        },
+        () => reject(500, 'authorization failed'),
+      );
+  }
+
+  #open(
+    socket: Duplex,
+    head: Buffer,
+    protocol: string,
+    negotiated: ReturnType<typeof negotiateServer>,
+    req: IncomingMessage,
+  ): void {
+    const tcp = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
+    tcp.setNoDelay?.(true);
+    tcp.setTimeout?.(0);
+    const deflate = negotiated && this.#compression ? new PerMessageDeflate(negotiated.params, 'server', this.#compression) : null;
+    const conn = new Connection(
+      socket,
+      {
+        ...this.#limits,
+        role: 'server',
+        protocol,
+        extensions: negotiated?.response ?? '',
+        deflate,
+        clock: this.#clock,
+      },
+      head,
+      this.stats,
+    );
+    this.clients.add(conn);
+    this.#heartbeat?.add(conn);
+    conn.closed.then(() => {
+      this.clients.delete(conn);
+      this.#heartbeat?.delete(conn);
+    });
+    this.emit('connection', conn, req);
+  }
+
+  /**
+   * Graceful shutdown: refuse new upgrades (503), send 1001 to every peer, wait for their close frames until
+   * `shutdownTimeout`, then terminate whoever is left. Closes the http server too when listen() created it.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    const own = this.#ownServer;
+    const ownClosed = own ? new Promise<void>((resolve) => own.close(() => resolve())) : Promise.resolve();
+    const all = [...this.clients].map((c) => c.close(CloseCode.GoingAway, 'server shutting down'));
+    const timeout = this.#options.shutdownTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    let timer: unknown = null;
+    await Promise.race([
+      Promise.all(all),
+      new Promise<void>((resolve) => {
+        timer = this.#clock.setTimeout(resolve, timeout);
+      }),
+    ]);
+    this.#clock.clearTimeout(timer);
+    for (const c of this.clients) c.terminate();
+    await Promise.all([...this.clients].map((c) => c.closed));
+    this.#heartbeat?.stop();
+    own?.closeAllConnections();
+    await ownClosed;
+  }
+
+  get address(): AddressInfo | null {
+    return (this.#ownServer?.address() as AddressInfo | null) ?? null;
+  }
+}
+
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
+/** Answers a refused handshake with a plain HTTP response and closes the socket. */
+function refuse(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = `${message}\n`;
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`;
+  for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+  socket.end(`${head}\r\n${body}`);
+  // Drain whatever the client still sends (so the close is a FIN, not a reset that could eat the answer), and bound
+  // how long a client that never closes its side can hold the socket.
+  socket.resume();
+  setTimeout(() => socket.destroy(), REFUSE_LINGER).unref();
+}
