@@ -2,14 +2,7 @@
 // load generators), plus the demo pages. Built only from the public API, like a user's app.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import {
-  type CompressionOption,
-  type Connection,
-  type Message,
-  type OriginPolicy,
-  WebSocketServer,
-} from '../src/index.js';
-import { encodeFrame } from '../src/protocol/frame-encoder.js';
+import { type CompressionOption, Hub, type OriginPolicy, WebSocketServer } from '../src/index.js';
 
 export interface DemoOptions {
   host: string;
@@ -42,9 +35,12 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     conn.on('message', (msg) => conn.send(msg.data));
   });
 
+  // /broadcast: every message from any client goes to all clients, the sender included, in order; framed once.
+  const hub = new Hub();
   const broadcast = new WebSocketServer(common);
   broadcast.on('connection', (conn) => {
-    conn.on('message', (msg) => publishToAll(broadcast.clients, msg));
+    hub.subscribe(conn, 'broadcast');
+    conn.on('message', (msg) => hub.publish('broadcast', msg));
   });
 
   const http = createServer((req, res) => {
@@ -77,20 +73,6 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
       await httpClosed;
     },
   };
-}
-
-/** Frames the message once for every uncompressed peer; compressed peers compress with their own context. */
-function publishToAll(clients: Set<Connection>, msg: Message): void {
-  const payload = typeof msg.data === 'string' ? Buffer.from(msg.data) : msg.data;
-  let frame: Buffer | null = null;
-  for (const peer of clients) {
-    if (peer.extensions) {
-      peer.send(msg.data);
-      continue;
-    }
-    frame ??= encodeFrame(msg.type === 'text' ? 0x1 : 0x2, payload, true, false, null);
-    peer.sendPreframed(frame);
-  }
 }
 
 function originPolicy(extra: string[]): OriginPolicy {

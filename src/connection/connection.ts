@@ -113,6 +113,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     return this.#socket.writableLength;
   }
 
+  /** The negotiated permessage-deflate state, null when uncompressed (the hub reads it to share frames). */
+  get deflate(): PerMessageDeflate | null {
+    return this.#deflate;
+  }
+
   get remoteAddress(): string | undefined {
     return (this.#socket as { remoteAddress?: string }).remoteAddress;
   }
@@ -240,11 +245,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
    * consumer, or when the buffered bytes are above the high-water mark (wait for `drained()`), like stream.write.
    */
   send(data: string | Buffer | ArrayBufferView | ArrayBuffer, options?: SendOptions): boolean {
+    return this.queue(data, options) && this.#socket.writableLength <= this.#opts.highWaterMark;
+  }
+
+  /** Like send(), but the result only says whether the message was queued (true even above the high-water mark). */
+  queue(data: string | Buffer | ArrayBufferView | ArrayBuffer, options?: SendOptions): boolean {
     if (this.#state !== ReadyState.Open) return false;
     if (this.#writer) {
       const copy = typeof data === 'string' ? data : Buffer.from(toBuffer(data));
-      this.#deferred.push(() => this.send(copy, options));
-      return false;
+      this.#deferred.push(() => this.queue(copy, options));
+      return true;
     }
     const binary = options?.binary ?? typeof data !== 'string';
     const opcode = binary ? Opcode.Binary : Opcode.Text;
@@ -255,7 +265,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
         if (!this.#admit(len)) return false;
         const frame = encodeTextFrame(data, len, true, null);
         if (binary) frame[0] = 0x80 | Opcode.Binary;
-        return this.#writeBuffer(frame);
+        this.#writeBuffer(frame);
+        return true;
       }
     }
     let payload = typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
@@ -264,19 +275,30 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
       payload = deflate.compress(payload);
       rsv1 = true;
     }
-    return this.sendFrame(opcode, payload, true, rsv1);
-  }
-
-  /** Writes one frame; `payload` must not be mutated until it has been written. */
-  sendFrame(opcode: number, payload: Buffer, fin: boolean, rsv1: boolean): boolean {
     if (!this.#admit(payload.length)) return false;
-    return this.#writeFrame(opcode, payload, fin, rsv1);
+    this.#writeFrame(opcode, payload, true, rsv1);
+    return true;
   }
 
-  #writeFrame(opcode: number, payload: Buffer, fin: boolean, rsv1: boolean): boolean {
+  /**
+   * Queues bytes that already are one complete, server-side frame (the hub frames a message once for many peers);
+   * true when queued. Client connections must mask per frame, so they cannot use this.
+   */
+  sendPreframed(frame: Buffer): boolean {
+    if (this.#state !== ReadyState.Open || this.#mask || this.#writer) return false;
+    if (!this.#admit(frame.length)) return false;
+    this.#writeBuffer(frame);
+    return true;
+  }
+
+  /** `payload` must not be mutated until it has been written. */
+  #writeFrame(opcode: number, payload: Buffer, fin: boolean, rsv1: boolean): void {
     const len = payload.length;
     const key = this.#mask ? nextMaskKey() : null;
-    if (key || len <= COPY_THRESHOLD) return this.#writeBuffer(encodeFrame(opcode, payload, fin, rsv1, key));
+    if (key || len <= COPY_THRESHOLD) {
+      this.#writeBuffer(encodeFrame(opcode, payload, fin, rsv1, key));
+      return;
+    }
     const header = Buffer.allocUnsafe(headerLength(len, false));
     writeHeader(header, 0, opcode, len, fin, rsv1, null);
     const socket = this.#socket;
@@ -284,17 +306,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     socket.write(header);
     socket.write(payload);
     socket.uncork();
-    return this.#accounted(header.length + len);
-  }
-
-  /**
-   * Writes bytes that already are one complete, server-side frame (the hub frames a message once for many peers).
-   * Client connections must mask per frame, so they cannot use this.
-   */
-  sendPreframed(frame: Buffer): boolean {
-    if (this.#state !== ReadyState.Open || this.#mask || this.#writer) return false;
-    if (!this.#admit(frame.length)) return false;
-    return this.#writeBuffer(frame);
+    this.#count(header.length + len);
   }
 
   ping(data: string | Buffer = EMPTY): void {
@@ -336,7 +348,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
    */
   writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean {
     if (this.#state !== ReadyState.Open) throw new WebSocketError('ERR_NOT_OPEN', 'connection is not open');
-    return this.#writeFrame(opcode, payload, fin, false);
+    this.#writeFrame(opcode, payload, fin, false);
+    return this.#socket.writableLength <= this.#opts.highWaterMark;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {
@@ -448,17 +461,16 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     return false;
   }
 
-  #writeBuffer(frame: Buffer): boolean {
+  #writeBuffer(frame: Buffer): void {
     this.#socket.write(frame);
-    return this.#accounted(frame.length);
+    this.#count(frame.length);
   }
 
-  #accounted(bytes: number): boolean {
+  #count(bytes: number): void {
     if (this.#stats) {
       this.#stats.messagesOut++;
       this.#stats.bytesOut += bytes;
     }
-    return this.#socket.writableLength <= this.#opts.highWaterMark;
   }
 
   #control(opcode: number, data: string | Buffer): void {

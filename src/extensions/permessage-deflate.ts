@@ -126,6 +126,11 @@ export class PerMessageDeflate {
     this.#recvKeep = recvNoContext ? 0 : 1 << Math.max(MIN_WINDOW_BITS, recvBits);
   }
 
+  /** A payload without context (see compressShared) made with this connection's settings, for framing once. */
+  compressStateless(data: Buffer): Buffer {
+    return deflate(data, this.sendWindowBits, this.#cfg, EMPTY);
+  }
+
   /** Bytes currently held in the two windows (bounded by `retainedWindowBytes(params, role)`). */
   get retainedBytes(): number {
     return this.#sendWindow.length + this.#recvWindow.length;

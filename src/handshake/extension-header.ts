@@ -1,5 +1,6 @@
 // Parses and formats the Sec-WebSocket-Extensions header: RFC 6455 §9.1 grammar (tokens, `;` params, quoted-string
 // values whose unescaped text must itself be a token), with the implied linear whitespace of RFC 2616 §2.1.
+import { isToken } from './tokens.js';
 
 export type ExtensionParamValue = string | true;
 export type ExtensionParam = [name: string, value: ExtensionParamValue];
@@ -10,18 +11,12 @@ export interface ExtensionOffer {
   params: ExtensionParam[];
 }
 
-// RFC 7230 §3.2.6 tchar, indexed by char code for a branch-free test.
+// RFC 7230 §3.2.6 tchar by char code, for the scanner (tokens.ts checks whole strings).
 const TCHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
   TCHAR[c.charCodeAt(0)] = 1;
 
 const isTchar = (code: number): boolean => code < 128 && TCHAR[code] === 1;
-
-export function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) if (!isTchar(s.charCodeAt(i))) return false;
-  return true;
-}
 
 /**
  * Parses a Sec-WebSocket-Extensions value (several header lines joined with `,` are fine).

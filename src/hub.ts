@@ -1,0 +1,189 @@
+// Topics and fan-out (gorilla's chat hub, made first-class): publish frames a message once — and compresses it once
+// for peers without context takeover (RFC 7692 §7.1.1) — then writes the same bytes to every subscriber.
+import { Connection } from './connection/connection.js';
+import type { Message, MessageType } from './connection/types.js';
+import { Opcode } from './protocol/constants.js';
+import { encodeFrame } from './protocol/frame-encoder.js';
+
+/** A message as it travels between nodes: bytes, so binary data survives any transport. */
+export interface HubMessage {
+  type: MessageType;
+  data: Buffer;
+}
+
+/**
+ * What a multi-node backend provides. The hub calls subscribe/unsubscribe as a topic gains its first / loses its
+ * last local subscriber, publish for every locally published message, and hands `start` the function that delivers
+ * messages from other nodes to local subscribers (never back to the adapter).
+ */
+export interface HubAdapter {
+  start(deliver: (topic: string, msg: HubMessage) => void): void | Promise<void>;
+  subscribe(topic: string): void | Promise<void>;
+  unsubscribe(topic: string): void | Promise<void>;
+  publish(topic: string, msg: HubMessage): void | Promise<void>;
+  close(): void | Promise<void>;
+}
+
+export interface PublishOptions {
+  /** A subscriber not to deliver to, typically the sender. */
+  except?: Connection;
+  /** Send a string as binary, or a Buffer as text (it must be UTF-8). Default: string → text, Buffer → binary. */
+  binary?: boolean;
+}
+
+export interface HubStats {
+  published: number;
+  /** Deliveries handed to subscribers' send queues. */
+  delivered: number;
+  /** Deliveries refused by a subscriber (slow consumer dropped or evicted, or closing). */
+  skipped: number;
+  /** Frames encoded: one per publish (plus one per distinct compressed variant), whatever the subscriber count. */
+  framesEncoded: number;
+  /** Messages compressed once for many peers. */
+  sharedCompressions: number;
+}
+
+export interface HubOptions {
+  adapter?: HubAdapter;
+  /** Called when the adapter fails (e.g. Redis unreachable); local delivery goes on regardless. */
+  onAdapterError?: (err: unknown) => void;
+}
+
+export class Hub {
+  readonly stats: HubStats = { published: 0, delivered: 0, skipped: 0, framesEncoded: 0, sharedCompressions: 0 };
+  readonly #topics = new Map<string, Set<Connection>>();
+  readonly #byConn = new Map<Connection, Set<string>>();
+  readonly #adapter: HubAdapter | null;
+  readonly #onAdapterError: (err: unknown) => void;
+  readonly #ready: Promise<void>;
+
+  constructor(options: HubOptions = {}) {
+    this.#adapter = options.adapter ?? null;
+    this.#onAdapterError = options.onAdapterError ?? (() => {});
+    this.#ready = this.#adapter
+      ? Promise.resolve(this.#adapter.start((topic, msg) => this.#deliver(topic, msg, undefined))).catch(this.#onAdapterError)
+      : Promise.resolve();
+  }
+
+  /** Resolves once the adapter has started. */
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  subscribe(conn: Connection, topic: string): void {
+    if (!(conn instanceof Connection)) throw new TypeError('subscribe takes a Connection');
+    if (typeof topic !== 'string' || topic === '') throw new TypeError('a topic is a non-empty string');
+    let subs = this.#topics.get(topic);
+    if (!subs) {
+      subs = new Set();
+      this.#topics.set(topic, subs);
+      this.#adapterCall((a) => a.subscribe(topic));
+    }
+    subs.add(conn);
+    let mine = this.#byConn.get(conn);
+    if (!mine) {
+      mine = new Set();
+      this.#byConn.set(conn, mine);
+      conn.once('close', () => this.unsubscribeAll(conn));
+    }
+    mine.add(topic);
+  }
+
+  unsubscribe(conn: Connection, topic: string): void {
+    const subs = this.#topics.get(topic);
+    if (!subs?.delete(conn)) return;
+    this.#byConn.get(conn)?.delete(topic);
+    if (subs.size === 0) {
+      this.#topics.delete(topic);
+      this.#adapterCall((a) => a.unsubscribe(topic));
+    }
+  }
+
+  unsubscribeAll(conn: Connection): void {
+    const mine = this.#byConn.get(conn);
+    if (!mine) return;
+    for (const topic of [...mine]) this.unsubscribe(conn, topic);
+    this.#byConn.delete(conn);
+  }
+
+  subscribers(topic: string): number {
+    return this.#topics.get(topic)?.size ?? 0;
+  }
+
+  topicsOf(conn: Connection): string[] {
+    return [...(this.#byConn.get(conn) ?? [])];
+  }
+
+  get topicCount(): number {
+    return this.#topics.size;
+  }
+
+  /** Delivers to local subscribers at once (in publish order) and hands the message to the adapter for other nodes. */
+  publish(topic: string, data: string | Buffer | Message, options: PublishOptions = {}): number {
+    const msg = toHubMessage(data, options.binary);
+    this.stats.published++;
+    const n = this.#deliver(topic, msg, options.except);
+    this.#adapterCall((a) => a.publish(topic, msg));
+    return n;
+  }
+
+  async close(): Promise<void> {
+    this.#topics.clear();
+    this.#byConn.clear();
+    await this.#adapter?.close();
+  }
+
+  #deliver(topic: string, msg: HubMessage, except: Connection | undefined): number {
+    const subs = this.#topics.get(topic);
+    if (!subs) return 0;
+    const opcode = msg.type === 'text' ? Opcode.Text : Opcode.Binary;
+    let plain: Buffer | null = null;
+    let compressed: Map<number, Buffer> | null = null;
+    let delivered = 0;
+    for (const conn of subs) {
+      if (conn === except) continue;
+      let ok: boolean;
+      const deflate = conn.deflate;
+      if (conn.role === 'client' || (deflate && !deflate.shareable && msg.data.length >= deflate.threshold)) {
+        // Masked client frames and context-takeover compression are per connection by nature.
+        ok = conn.queue(msg.data, { binary: msg.type === 'binary' });
+      } else if (deflate && msg.data.length >= deflate.threshold) {
+        compressed ??= new Map();
+        let frame = compressed.get(deflate.sendWindowBits);
+        if (!frame) {
+          frame = encodeFrame(opcode, deflate.compressStateless(msg.data), true, true, null);
+          compressed.set(deflate.sendWindowBits, frame);
+          this.stats.sharedCompressions++;
+          this.stats.framesEncoded++;
+        }
+        ok = conn.sendPreframed(frame);
+      } else {
+        if (!plain) {
+          plain = encodeFrame(opcode, msg.data, true, false, null);
+          this.stats.framesEncoded++;
+        }
+        ok = conn.sendPreframed(plain);
+      }
+      if (ok) delivered++;
+      else this.stats.skipped++;
+    }
+    this.stats.delivered += delivered;
+    return delivered;
+  }
+
+  #adapterCall(fn: (a: HubAdapter) => void | Promise<void>): void {
+    const adapter = this.#adapter;
+    if (!adapter) return;
+    try {
+      Promise.resolve(fn(adapter)).catch(this.#onAdapterError);
+    } catch (err) {
+      this.#onAdapterError(err);
+    }
+  }
+}
+
+function toHubMessage(data: string | Buffer | Message, binary: boolean | undefined): HubMessage {
+  if (typeof data === 'string') return { type: binary ? 'binary' : 'text', data: Buffer.from(data) };
+  if (Buffer.isBuffer(data)) return { type: binary === false ? 'text' : 'binary', data };
+  return { type: data.type, data: typeof data.data === 'string' ? Buffer.from(data.data) : data.data };
+}
