@@ -1,8 +1,13 @@
 // The demo server behind `switchboard serve`: ws /echo and ws /broadcast (a stable contract for conformance suites and
-// load generators), plus the demo pages. Built only from the public API, like a user's app.
+// load generators), the chat (GET / + ws /chat), the live dashboard (GET /dashboard + ws /dashboard) and GET /metrics.
+// Built only from the public API, like a user's app.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type CompressionOption, Hub, type OriginPolicy, WebSocketServer } from '../src/index.js';
+import { type CompressionOption, Hub, type OriginPolicy, type Stats, WebSocketServer } from '../src/index.js';
+import { createChat } from './chat.js';
+import { createDashboard } from './dashboard.js';
+import { createMetrics } from './metrics.js';
+import { defaultPublicDir, staticFiles } from './static.js';
 
 export interface DemoOptions {
   host: string;
@@ -12,6 +17,10 @@ export interface DemoOptions {
   /** Extra origins allowed besides the page's own; ['*'] allows any. */
   origins: string[];
   shutdownTimeout: number;
+  /** How often the dashboard publishes a sample, in ms (default 1000). */
+  dashboardInterval?: number;
+  /** Where the pages live (default apps/public). */
+  publicDir?: string;
 }
 
 export interface DemoServer {
@@ -19,6 +28,8 @@ export interface DemoServer {
   port: number;
   http: Server;
   connections(): number;
+  /** Each endpoint's server counters, by endpoint name. */
+  stats(): Record<string, Stats>;
   close(): Promise<void>;
 }
 
@@ -43,16 +54,50 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     conn.on('message', (msg) => hub.publish('broadcast', msg));
   });
 
+  const chat = createChat(common);
+  const endpoints = (): Record<string, Stats> => ({
+    echo: echo.stats,
+    broadcast: broadcast.stats,
+    chat: chat.server.stats,
+    dashboard: dashboard.server.stats,
+  });
+  const dashboard = createDashboard(common, {
+    endpoints,
+    ...(options.dashboardInterval !== undefined && { interval: options.dashboardInterval }),
+  });
+  const metrics = createMetrics({
+    endpoints,
+    hubs: () => ({ broadcast: hub.stats, chat: chat.hub.stats, dashboard: dashboard.hub.stats }),
+  });
+  const serveFile = staticFiles(options.publicDir ?? defaultPublicDir(), { '/': '/chat.html', '/dashboard': '/dashboard.html' });
+
   const http = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
       return;
     }
-    res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      metrics.render().then(
+        (text) => res.writeHead(200, { 'Content-Type': metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
+        () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics failed\n'),
+      );
+      return;
+    }
+    serveFile(req, res).then(
+      (served) => {
+        if (!served) res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      },
+      () => {
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end('error\n');
+      },
+    );
   });
   echo.attach(http, { path: '/echo' });
   broadcast.attach(http, { path: '/broadcast' });
+  chat.server.attach(http, { path: '/chat' });
+  dashboard.server.attach(http, { path: '/dashboard' });
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -60,15 +105,16 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   });
   const port = (http.address() as AddressInfo).port;
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const servers = [echo, broadcast];
+  const servers = [echo, broadcast, chat.server, dashboard.server];
   return {
     url: `http://${hostForUrl}:${port}`,
     port,
     http,
     connections: () => servers.reduce((n, s) => n + s.clients.size, 0),
+    stats: endpoints,
     close: async () => {
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
-      await Promise.all(servers.map((s) => s.close()));
+      await Promise.all([echo.close(), broadcast.close(), chat.close(), dashboard.close()]);
       http.closeAllConnections();
       await httpClosed;
     },

@@ -1,6 +1,7 @@
 // connect(): dials ws:// or wss://, performs the opening handshake (RFC 6455 §4.1) and returns an open Connection.
 import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { type Clock, systemClock } from './clock.js';
@@ -72,14 +73,16 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
     ...upgradeHeaders(key, protocols, compression ? clientOffer(compression) : ''),
   };
   const secure = target.protocol === 'wss:';
+  const hostname = target.hostname.replace(/^\[|\]$/g, '');
   const requestOptions = {
     method: 'GET',
-    hostname: target.hostname.replace(/^\[|\]$/g, ''),
+    hostname,
     port: target.port || (secure ? 443 : 80),
     path: `${target.pathname}${target.search}`,
     headers,
     agent: false as const,
-    ...(secure ? { ...options.tls, servername: options.tls?.servername ?? target.hostname } : {}),
+    // RFC 6066 §3: SNI carries host names only, never an IP literal (node warns, and will ignore it).
+    ...(secure ? { ...options.tls, servername: options.tls?.servername ?? (isIP(hostname) ? '' : hostname) } : {}),
   };
 
   return new Promise((resolve, reject) => {
@@ -107,6 +110,15 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
     req.on('error', (err) => fail(new HandshakeError(`connection failed: ${err.message}`, 0, 'ERR_HANDSHAKE', { cause: err })));
     req.on('response', (res: IncomingMessage) => {
       res.resume();
+      // node reports a 101 that lacks "Upgrade: websocket" or "Connection: Upgrade" as a plain response: name the
+      // missing header (§4.1) instead of the puzzling "answered 101 instead of 101".
+      if (res.statusCode === 101) {
+        try {
+          checkUpgradeResponse(res.headers, key, protocols);
+        } catch (err) {
+          if (err instanceof HandshakeError) return fail(err);
+        }
+      }
       fail(new HandshakeError(`server answered ${res.statusCode} ${res.statusMessage ?? ''} instead of 101`.trim(), res.statusCode ?? 0));
     });
     req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {

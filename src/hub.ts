@@ -1,7 +1,8 @@
 // Topics and fan-out (gorilla's chat hub, made first-class): publish frames a message once — and compresses it once
 // for peers without context takeover (RFC 7692 §7.1.1) — then writes the same bytes to every subscriber.
 import { Connection } from './connection/connection.js';
-import type { Message, MessageType } from './connection/types.js';
+import { type Message, type MessageType, ReadyState } from './connection/types.js';
+import type { HistoryStore, Recovery } from './history.js';
 import { Opcode } from './protocol/constants.js';
 import { encodeFrame } from './protocol/frame-encoder.js';
 
@@ -43,8 +44,15 @@ export interface HubStats {
   sharedCompressions: number;
 }
 
+export interface RecordOptions extends PublishOptions {
+  /** What subscribers receive, built from the offset (e.g. JSON that carries it). Default: the message itself. */
+  format?: (offset: number, msg: HubMessage) => string | Buffer | Message;
+}
+
 export interface HubOptions {
   adapter?: HubAdapter;
+  /** Where publishRecorded() records messages for recover(), e.g. memoryHistory() or redisHistory() (multi-node). */
+  history?: HistoryStore;
   /** Called when the adapter fails (e.g. Redis unreachable); local delivery goes on regardless. */
   onAdapterError?: (err: unknown) => void;
 }
@@ -53,12 +61,18 @@ export class Hub {
   readonly stats: HubStats = { published: 0, delivered: 0, skipped: 0, framesEncoded: 0, sharedCompressions: 0 };
   readonly #topics = new Map<string, Set<Connection>>();
   readonly #byConn = new Map<Connection, Set<string>>();
+  /** The one 'close' listener per subscribed connection, removed by unsubscribeAll so that cycles do not pile up. */
+  readonly #onClose = new Map<Connection, () => void>();
   readonly #adapter: HubAdapter | null;
   readonly #onAdapterError: (err: unknown) => void;
   readonly #ready: Promise<void>;
+  readonly #history: HistoryStore | null;
+  /** The adapter's subscription of each topic, so recover() starts only once live messages from other nodes flow. */
+  readonly #adapterSubscribed = new Map<string, Promise<void>>();
 
   constructor(options: HubOptions = {}) {
     this.#adapter = options.adapter ?? null;
+    this.#history = options.history ?? null;
     this.#onAdapterError = options.onAdapterError ?? (() => {});
     this.#ready = this.#adapter
       ? Promise.resolve(this.#adapter.start((topic, msg) => this.#deliver(topic, msg, undefined))).catch(this.#onAdapterError)
@@ -73,18 +87,22 @@ export class Hub {
   subscribe(conn: Connection, topic: string): void {
     if (!(conn instanceof Connection)) throw new TypeError('subscribe takes a Connection');
     if (typeof topic !== 'string' || topic === '') throw new TypeError('a topic is a non-empty string');
+    // Its 'close' has already fired, so nothing would ever take it out of the topic again.
+    if (conn.readyState === ReadyState.Closed) return;
     let subs = this.#topics.get(topic);
     if (!subs) {
       subs = new Set();
       this.#topics.set(topic, subs);
-      this.#adapterCall((a) => a.subscribe(topic));
+      this.#adapterSubscribed.set(topic, this.#adapterCall((a) => a.subscribe(topic)));
     }
     subs.add(conn);
     let mine = this.#byConn.get(conn);
     if (!mine) {
       mine = new Set();
       this.#byConn.set(conn, mine);
-      conn.once('close', () => this.unsubscribeAll(conn));
+      const onClose = (): void => this.unsubscribeAll(conn);
+      this.#onClose.set(conn, onClose);
+      conn.once('close', onClose);
     }
     mine.add(topic);
   }
@@ -95,6 +113,7 @@ export class Hub {
     this.#byConn.get(conn)?.delete(topic);
     if (subs.size === 0) {
       this.#topics.delete(topic);
+      this.#adapterSubscribed.delete(topic);
       this.#adapterCall((a) => a.unsubscribe(topic));
     }
   }
@@ -104,6 +123,9 @@ export class Hub {
     if (!mine) return;
     for (const topic of [...mine]) this.unsubscribe(conn, topic);
     this.#byConn.delete(conn);
+    const onClose = this.#onClose.get(conn);
+    if (onClose) conn.off('close', onClose);
+    this.#onClose.delete(conn);
   }
 
   subscribers(topic: string): number {
@@ -127,10 +149,42 @@ export class Hub {
     return n;
   }
 
+  /**
+   * Records the message in the topic's history, then publishes it like publish() — `format` turning the offset and
+   * the message into what subscribers get. Offsets of a topic increase by one per message. Rejects (publishing
+   * nothing) when the history cannot record, e.g. while its Redis is unreachable.
+   */
+  async publishRecorded(topic: string, data: string | Buffer | Message, options: RecordOptions = {}): Promise<{ offset: number; delivered: number }> {
+    const history = this.#history;
+    if (!history) throw new TypeError('publishRecorded needs a Hub created with a history');
+    const msg = toHubMessage(data, options.binary);
+    const offset = await history.append(topic, msg);
+    const out = options.format ? options.format(offset, msg) : msg.data;
+    const publishOptions: PublishOptions = options.format ? {} : { binary: msg.type === 'binary' };
+    if (options.except) publishOptions.except = options.except;
+    const delivered = this.publish(topic, out, publishOptions);
+    return { offset, delivered };
+  }
+
+  /**
+   * What was recorded on the topic after `since` (every kept message without it); `gap` says `since` is older than
+   * what is kept. Subscribe first, then recover: together they miss nothing (repeats are possible; offsets tell them).
+   */
+  async recover(topic: string, since?: number): Promise<Recovery> {
+    const history = this.#history;
+    if (!history) throw new TypeError('recover needs a Hub created with a history');
+    await this.#adapterSubscribed.get(topic);
+    return history.since(topic, since);
+  }
+
   async close(): Promise<void> {
     this.#topics.clear();
     this.#byConn.clear();
+    for (const [conn, onClose] of this.#onClose) conn.off('close', onClose);
+    this.#onClose.clear();
+    this.#adapterSubscribed.clear();
     await this.#adapter?.close();
+    await this.#history?.close?.();
   }
 
   #deliver(topic: string, msg: HubMessage, except: Connection | undefined): number {
@@ -171,13 +225,14 @@ export class Hub {
     return delivered;
   }
 
-  #adapterCall(fn: (a: HubAdapter) => void | Promise<void>): void {
+  #adapterCall(fn: (a: HubAdapter) => void | Promise<void>): Promise<void> {
     const adapter = this.#adapter;
-    if (!adapter) return;
+    if (!adapter) return Promise.resolve();
     try {
-      Promise.resolve(fn(adapter)).catch(this.#onAdapterError);
+      return Promise.resolve(fn(adapter)).catch(this.#onAdapterError);
     } catch (err) {
       this.#onAdapterError(err);
+      return Promise.resolve();
     }
   }
 }

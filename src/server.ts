@@ -137,11 +137,18 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       refuse(socket, status, message, headers);
       if (this.listenerCount('rejected') > 0) this.emit('rejected', { status, message, req });
     };
-    if (this.#closing) return reject(503, 'server is shutting down');
+    if (this.#closing) {
+      reject(503, 'server is shutting down');
+      return;
+    }
     const verdict = checkUpgradeRequest(req);
-    if (!verdict.ok) return reject(verdict.status, verdict.message, verdict.headers);
+    if (!verdict.ok) {
+      reject(verdict.status, verdict.message, verdict.headers);
+      return;
+    }
     if (!isOriginAllowed(this.#origins, req.headers.origin, req.headers.host)) {
-      return reject(403, `origin ${req.headers.origin} is not allowed`);
+      reject(403, `origin ${req.headers.origin} is not allowed`);
+      return;
     }
     const complete = (): void => {
       if (socket.destroyed) return;
@@ -152,7 +159,10 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       this.#open(socket, head, protocol, negotiated, req);
     };
     const authorize = this.#options.authorize;
-    if (!authorize) return complete();
+    if (!authorize) {
+      complete();
+      return;
+    }
     Promise.resolve()
       .then(() => authorize(req))
       .then(

@@ -11,6 +11,7 @@ import { COPY_THRESHOLD, encodeFrame, encodeTextFrame, headerLength, nextMaskKey
 import { FrameParser, type FrameSink } from '../protocol/frame-parser.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { closeChannel, openChannel, protocolErrorChannel, type Stats } from '../stats.js';
+import { positiveInt } from './limits.js';
 import { MessageIterator } from './message-iterator.js';
 import { type IncomingStream, MessageReader, MessageWriter } from './streams.js';
 import { type CloseInfo, type ConnectionOptions, type Message, type MessageType, ReadyState, type SendOptions } from './types.js';
@@ -58,7 +59,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   #validator: Utf8Validator | null = null;
   #validating = false;
   #stream: IncomingStream | null = null;
-  #readers: Array<(reader: MessageReader) => void> = [];
+  #readers: Array<{ claim: (reader: MessageReader) => void; maxSize: number | null }> = [];
 
   // Close handshake
   #sentClose = false;
@@ -96,12 +97,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
       stats.connectionsOpen++;
       stats.connectionsTotal++;
     }
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('end', () => this.#onEnd());
     socket.on('close', () => this.#onSocketClose());
     socket.on('error', (err) => this.#onSocketError(err));
     if (openChannel.hasSubscribers) openChannel.publish({ connection: this });
-    if (head.length > 0) queueMicrotask(() => this.#onData(head));
+    // Reading starts one macrotask later: a client's caller attaches its listeners after `await connect()` (in
+    // microtasks), so nothing sent right after the 101 is missed. node leaves an upgraded socket paused, so bytes
+    // keep their order: `head` (what the HTTP parser read past the headers) first, then the socket's own.
+    setImmediate(() => {
+      if (head.length > 0) this.#onData(head);
+      socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    });
   }
 
   get readyState(): ReadyState {
@@ -127,7 +133,15 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   #onData(chunk: Buffer): void {
     this.readCount += chunk.length;
     if (this.#stats) this.#stats.bytesIn += chunk.length;
-    this.#parser.push(chunk);
+    // Everything the handlers send while this chunk is parsed (pongs, echoes, replies to a window of requests)
+    // leaves in one writev instead of a syscall per frame.
+    const socket = this.#socket;
+    socket.cork();
+    try {
+      this.#parser.push(chunk);
+    } finally {
+      socket.uncork();
+    }
   }
 
   onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
@@ -139,13 +153,15 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     this.#msgSize = 0;
     // A whole uncompressed text frame is checked once at its end by the native validator; anything that arrives in
     // pieces is checked incrementally so that invalid UTF-8 fails fast (Autobahn 6.4.x).
-    this.#validating = this.#msgType === 'text' && !rsv1 && !fin;
-    if (this.#validating) (this.#validator ??= new Utf8Validator()).reset();
-    const claim = this.#readers.shift();
-    if (claim) {
+    const next = this.#readers.shift();
+    // A streamed message's bytes go to the reader as they arrive, so they are validated as they arrive too.
+    this.#validating = this.#msgType === 'text' && !rsv1 && (!fin || next !== undefined);
+    if (this.#validating) this.#resetValidator();
+    if (next) {
+      this.#parser.setStreamLimit(this.#readers[0]?.maxSize ?? null);
       const reader = new MessageReader(this.#msgType, this.#socket);
       this.#stream = reader;
-      claim(reader);
+      next.claim(reader);
     }
   }
 
@@ -154,7 +170,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#msgType === 'text' && !this.#msgCompressed) {
       if (!this.#validating && chunk.length !== this.#frameLength) {
         this.#validating = true;
-        (this.#validator ??= new Utf8Validator()).reset();
+        this.#resetValidator();
       }
       if (this.#validating && !this.#validator!.push(chunk)) {
         this.#fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
@@ -163,6 +179,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     }
     if (this.#stream && !this.#msgCompressed) this.#stream.pushChunk(chunk);
     else this.#parts.push(chunk);
+  }
+
+  #resetValidator(): void {
+    this.#validator ??= new Utf8Validator();
+    this.#validator.reset();
   }
 
   onDataFrameEnd(fin: boolean): void {
@@ -317,20 +338,40 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     this.#control(Opcode.Pong, data);
   }
 
-  /** Resolves once the buffered bytes fall to zero; rejects if the connection closes first. */
+  /** Resolves once every byte queued before the call has reached the kernel; rejects if the connection closes first. */
   drained(): Promise<void> {
     if (this.#state === ReadyState.Closed) return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
     if (this.#socket.writableLength === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      if (this.#drainWaiters.length === 0) this.#socket.once('drain', () => this.#onDrain());
-      this.#drainWaiters.push({ resolve, reject });
+      const waiter = { resolve, reject };
+      this.#drainWaiters.push(waiter);
+      const done = (err?: Error | null): void => {
+        // A failed write means the socket is going away; its close rejects the waiter.
+        if (err) return;
+        const i = this.#drainWaiters.indexOf(waiter);
+        if (i >= 0) this.#drainWaiters.splice(i, 1);
+        resolve();
+      };
+      // Not 'drain': node emits it only after a write() returned false, so a backlog under the socket's own 16 KiB
+      // mark was never announced and drained() hung. Write callbacks run in order, so an empty write's marks the spot.
+      if (this.#socket.writableEnded) this.#socket.once('finish', done);
+      else this.#socket.write(EMPTY, done);
     });
   }
 
-  /** Streams the next incoming message instead of buffering it (gorilla's NextReader). */
-  nextReader(): Promise<MessageReader> {
+  /**
+   * Streams the next incoming message instead of buffering it (gorilla's NextReader). `maxSize` replaces
+   * maxMessageSize for that one message when it is uncompressed (it is never held whole); a compressed message is
+   * inflated whole, so it keeps maxMessageSize.
+   */
+  nextReader(options: { maxSize?: number } = {}): Promise<MessageReader> {
+    const maxSize = options.maxSize === undefined ? null : positiveInt('maxSize', options.maxSize, 0);
     if (this.#state === ReadyState.Closed) return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
-    return new Promise((resolve) => this.#readers.push(resolve));
+    return new Promise((resolve) => {
+      this.#readers.push({ claim: resolve, maxSize });
+      // The limit must be in place before the message's first header is parsed: the parser checks it there.
+      this.#parser.setStreamLimit(this.#readers[0]!.maxSize);
+    });
   }
 
   /** Writes one message in pieces as fragments (gorilla's NextWriter); other sends wait until it ends. */
@@ -483,10 +524,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   #writeControl(opcode: number, payload: Buffer): void {
     const key = this.#mask ? nextMaskKey() : null;
     this.#socket.write(encodeFrame(opcode, payload, true, false, key));
-  }
-
-  #onDrain(): void {
-    for (const w of this.#drainWaiters.splice(0)) w.resolve();
   }
 
   #onWriterDone(): void {

@@ -128,6 +128,8 @@ export class PerMessageDeflate {
 
   /** A payload without context (see compressShared) made with this connection's settings, for framing once. */
   compressStateless(data: Buffer): Buffer {
+    // With context takeover the peer would add this message to its window but we would not: later messages corrupt.
+    if (!this.shareable) throw new TypeError('compressStateless() needs no context takeover on the sending side');
     return deflate(data, this.sendWindowBits, this.#cfg, EMPTY);
   }
 

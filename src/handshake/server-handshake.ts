@@ -52,7 +52,10 @@ export function isOriginAllowed(policy: OriginPolicy, origin: string | undefined
   if (policy === 'same-origin') {
     if (!host) return false;
     try {
-      return new URL(origin).host.toLowerCase() === host.toLowerCase();
+      const o = new URL(origin);
+      if (o.protocol !== 'http:' && o.protocol !== 'https:') return false;
+      // Parsing Host under the origin's scheme drops a default port (":443" on https) the same way Origin has it.
+      return new URL(`${o.protocol}//${host}`).host === o.host;
     } catch {
       return false;
     }

@@ -34,6 +34,8 @@ export class FrameParser {
   readonly #allowRsv1: boolean;
   readonly #maxMessageSize: number;
   readonly #maxFragments: number;
+  /** Limit for uncompressed messages that begin from now on, set by a streaming reader; null: maxMessageSize. */
+  #streamLimit: number | null = null;
 
   #chunks: Buffer[] = [];
   #head = 0; // read offset into #chunks[0]
@@ -54,6 +56,7 @@ export class FrameParser {
   #messageBytes = 0;
   #fragments = 0;
   #compressed = false;
+  #limit = 0;
 
   constructor(sink: FrameSink, options: FrameParserOptions) {
     this.#sink = sink;
@@ -61,6 +64,15 @@ export class FrameParser {
     this.#allowRsv1 = options.allowRsv1;
     this.#maxMessageSize = options.maxMessageSize;
     this.#maxFragments = options.maxFragments;
+  }
+
+  /**
+   * Sets (null: clears) the size limit of uncompressed messages that begin from now on. A message streamed to a reader
+   * is never held whole, so it may exceed maxMessageSize; a compressed one is inflated whole and keeps that limit.
+   * The message in progress keeps the limit it began with.
+   */
+  setStreamLimit(limit: number | null): void {
+    this.#streamLimit = limit;
   }
 
   get failed(): boolean {
@@ -138,13 +150,14 @@ export class FrameParser {
         this.#messageBytes = 0;
         this.#fragments = 0;
         this.#compressed = rsv1;
+        this.#limit = !rsv1 && this.#streamLimit !== null ? this.#streamLimit : this.#maxMessageSize;
       }
       this.#messageBytes += length;
       this.#fragments++;
       // Deflate can expand incompressible data slightly; the inflater enforces the real limit on the output.
-      const limit = this.#compressed ? this.#maxMessageSize + (this.#maxMessageSize >>> 7) + 1024 : this.#maxMessageSize;
+      const limit = this.#compressed ? this.#limit + (this.#limit >>> 7) + 1024 : this.#limit;
       if (this.#messageBytes > limit) {
-        return this.#fail(CloseCode.MessageTooBig, `message exceeds the ${this.#maxMessageSize}-byte limit`);
+        return this.#fail(CloseCode.MessageTooBig, `message exceeds the ${this.#limit}-byte limit`);
       }
       if (this.#fragments > this.#maxFragments) {
         return this.#fail(CloseCode.MessageTooBig, `message exceeds ${this.#maxFragments} fragments`);
@@ -161,7 +174,8 @@ export class FrameParser {
     } else {
       this.#sink.onDataFrame(opcode, fin, rsv1, length);
     }
-    if (length === 0) this.#endFrame();
+    // The sink may have called stop() from onDataFrame; then no frame end follows.
+    if (length === 0 && !this.#failed) this.#endFrame();
     return true;
   }
 

@@ -530,6 +530,9 @@ describe('compressShared', () => {
     assert.equal(server.shareable, true);
     assert.equal(server.sendWindowBits, 9);
     assert.deepEqual(server.compress(msg), compressShared(msg, SHARED, 9));
+    assert.deepEqual(server.compressStateless(msg), compressShared(msg, SHARED, 9));
+    // On a context-takeover connection it would desynchronise the two windows, so it refuses.
+    assert.throws(() => new PerMessageDeflate(params(), 'server', DEDICATED).compressStateless(msg), TypeError);
   });
 });
 

@@ -1,0 +1,199 @@
+// The chat demo (ws /chat): a JSON protocol validated on the server, rooms as hub topics (one framed message per
+// broadcast), presence lists, and a bounded recent history for late joiners.
+import { type Connection, Hub, type Message, type ServerOptions, WebSocketServer } from '../src/index.js';
+
+export const CHAT_LIMITS = {
+  /** Largest message the chat reads (bigger ones get an error); the socket itself closes at 4× this (1009). */
+  maxMessageBytes: 4096,
+  maxNameLength: 24,
+  maxRoomLength: 32,
+  maxTextLength: 500,
+  historyPerRoom: 50,
+  /** Rooms whose history is kept; the least recently used one is forgotten beyond this. */
+  historyRooms: 200,
+  /** Token bucket per connection: `burst` messages at once, refilled at `perSecond`. */
+  rate: { burst: 20, perSecond: 10 },
+} as const;
+
+/** What a client may send. */
+export type ChatRequest = { type: 'join'; room: string; name: string } | { type: 'say'; text: string };
+
+export interface ChatEntry {
+  name: string;
+  text: string;
+  /** Server time, ms since the epoch. */
+  ts: number;
+}
+
+/** What the server sends. */
+export type ChatEvent =
+  | { type: 'welcome'; room: string; name: string; members: string[]; history: ChatEntry[] }
+  | { type: 'presence'; room: string; members: string[]; joined?: string; left?: string }
+  | ({ type: 'message'; room: string } & ChatEntry)
+  | { type: 'error'; message: string };
+
+/**
+ * The recent messages of each room, for late joiners. Kept behind this small interface so the hub's own history and
+ * recovery can replace it.
+ */
+export interface RecentHistory {
+  append(room: string, entry: ChatEntry): void;
+  recent(room: string): ChatEntry[];
+}
+
+export function memoryHistory(perRoom: number = CHAT_LIMITS.historyPerRoom, rooms: number = CHAT_LIMITS.historyRooms): RecentHistory {
+  const byRoom = new Map<string, ChatEntry[]>();
+  return {
+    append(room, entry) {
+      const list = byRoom.get(room) ?? [];
+      byRoom.delete(room); // re-inserted last: the Map's order is least recently used first
+      list.push(entry);
+      if (list.length > perRoom) list.splice(0, list.length - perRoom);
+      byRoom.set(room, list);
+      if (byRoom.size > rooms) byRoom.delete(byRoom.keys().next().value!);
+    },
+    recent(room) {
+      return [...(byRoom.get(room) ?? [])];
+    },
+  };
+}
+
+export class ChatError extends Error {}
+
+// C0 and C1 controls, DEL, and the bidi overrides/isolates that let a name or text render as something else.
+const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/** Parses and validates one client message; throws ChatError with a message fit to show the user. */
+export function parseRequest(msg: Message): ChatRequest {
+  if (msg.type !== 'text') throw new ChatError('messages must be JSON text, not binary');
+  if (Buffer.byteLength(msg.data) > CHAT_LIMITS.maxMessageBytes) {
+    throw new ChatError(`message too large (max ${CHAT_LIMITS.maxMessageBytes} bytes)`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(msg.data);
+  } catch {
+    throw new ChatError('message is not valid JSON');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new ChatError('message must be a JSON object with a "type"');
+  }
+  const obj = value as Record<string, unknown>;
+  switch (obj.type) {
+    case 'join': {
+      const name = field(obj, 'name', CHAT_LIMITS.maxNameLength);
+      const room = field(obj, 'room', CHAT_LIMITS.maxRoomLength);
+      return { type: 'join', room: room.toLowerCase(), name };
+    }
+    case 'say':
+      return { type: 'say', text: field(obj, 'text', CHAT_LIMITS.maxTextLength) };
+    default:
+      throw new ChatError(`unknown message type ${JSON.stringify(obj.type)} (expected "join" or "say")`);
+  }
+}
+
+function field(obj: Record<string, unknown>, key: string, max: number): string {
+  const raw = obj[key];
+  if (typeof raw !== 'string') throw new ChatError(`"${key}" must be a string`);
+  const value = raw.trim();
+  if (value === '') throw new ChatError(`"${key}" must not be empty`);
+  if ([...value].length > max) throw new ChatError(`"${key}" is too long (max ${max} characters)`);
+  if (FORBIDDEN.test(value)) throw new ChatError(`"${key}" must not contain control characters`);
+  return value;
+}
+
+interface Member {
+  room: string;
+  name: string;
+}
+
+export interface ChatApp {
+  server: WebSocketServer;
+  hub: Hub;
+  /** Names present in a room, in join order. */
+  members(room: string): string[];
+  close(): Promise<void>;
+}
+
+export function createChat(options: ServerOptions, history: RecentHistory = memoryHistory()): ChatApp {
+  const server = new WebSocketServer({
+    ...options,
+    maxMessageSize: Math.min(options.maxMessageSize ?? Number.POSITIVE_INFINITY, 4 * CHAT_LIMITS.maxMessageBytes),
+  });
+  const hub = new Hub();
+  // room → name → connection; a name is unique within its room.
+  const rooms = new Map<string, Map<string, Connection>>();
+  const topic = (room: string): string => `chat:${room}`;
+  const publish = (room: string, event: ChatEvent): void => {
+    hub.publish(topic(room), JSON.stringify(event));
+  };
+  const membersOf = (room: string): string[] => [...(rooms.get(room)?.keys() ?? [])];
+
+  const leave = (conn: Connection, member: Member): void => {
+    const names = rooms.get(member.room);
+    if (names?.get(member.name) !== conn) return;
+    names.delete(member.name);
+    if (names.size === 0) rooms.delete(member.room);
+    hub.unsubscribe(conn, topic(member.room));
+    publish(member.room, { type: 'presence', room: member.room, members: membersOf(member.room), left: member.name });
+  };
+
+  server.on('connection', (conn) => {
+    let member: Member | null = null;
+    const rate: { tokens: number; at: number } = { tokens: CHAT_LIMITS.rate.burst, at: Date.now() };
+    const reply = (event: ChatEvent): void => {
+      conn.send(JSON.stringify(event));
+    };
+    conn.on('message', (msg) => {
+      const now = Date.now();
+      rate.tokens = Math.min(CHAT_LIMITS.rate.burst, rate.tokens + ((now - rate.at) / 1000) * CHAT_LIMITS.rate.perSecond);
+      rate.at = now;
+      if (rate.tokens < 1) return reply({ type: 'error', message: 'too many messages: slow down' });
+      rate.tokens -= 1;
+      let req: ChatRequest;
+      try {
+        req = parseRequest(msg);
+      } catch (err) {
+        if (!(err instanceof ChatError)) throw err;
+        return reply({ type: 'error', message: err.message });
+      }
+      if (req.type === 'join') {
+        const names = rooms.get(req.room);
+        const holder = names?.get(req.name);
+        if (holder && holder !== conn) return reply({ type: 'error', message: `the name "${req.name}" is taken in this room` });
+        if (member && member.room === req.room && member.name === req.name) return; // already there
+        if (member) leave(conn, member);
+        member = { room: req.room, name: req.name };
+        let table = rooms.get(req.room);
+        if (!table) {
+          table = new Map();
+          rooms.set(req.room, table);
+        }
+        table.set(req.name, conn);
+        // Welcome first (with the history), then everyone — the newcomer included — gets the new presence list.
+        reply({ type: 'welcome', room: req.room, name: req.name, members: membersOf(req.room), history: history.recent(req.room) });
+        hub.subscribe(conn, topic(req.room));
+        publish(req.room, { type: 'presence', room: req.room, members: membersOf(req.room), joined: req.name });
+        return;
+      }
+      if (!member) return reply({ type: 'error', message: 'join a room before saying anything' });
+      const entry: ChatEntry = { name: member.name, text: req.text, ts: now };
+      history.append(member.room, entry);
+      publish(member.room, { type: 'message', room: member.room, ...entry });
+    });
+    conn.once('close', () => {
+      if (member) leave(conn, member);
+      member = null;
+    });
+  });
+
+  return {
+    server,
+    hub,
+    members: membersOf,
+    close: async () => {
+      await server.close();
+      await hub.close();
+    },
+  };
+}

@@ -1,0 +1,170 @@
+// Renders bench results (bench/results/<date>.json) as Markdown: the full report for bench/results/latest.md and
+// the compact table that `node dist/bench/report.js --readme` puts between the README's bench markers.
+
+export type Better = 'higher' | 'lower' | 'zero' | 'info';
+
+export interface Row {
+  label: string;
+  unit: string;
+  better: Better;
+  switchboard: number;
+  ws: number;
+  /** switchboard / ws, of the medians. */
+  ratio: number;
+  /** e.g. "≤ 0.67×", "≥ 2×", "= 0". */
+  target?: string;
+  pass?: boolean;
+  /** Lowest and highest value over the rounds. */
+  range: { switchboard: [number, number]; ws: [number, number] };
+}
+
+export interface ProfileFrame {
+  name: string;
+  where: string;
+  selfMs: number;
+  selfPct: number;
+}
+
+export interface ProfileSummary {
+  server: string;
+  workload: string;
+  file: string;
+  sampledMs: number;
+  top: ProfileFrame[];
+  /** Inclusive time of switchboard's own functions (src/), the ones worth changing. */
+  topInclusive: ProfileFrame[];
+}
+
+export interface WorkloadResult {
+  id: string;
+  title: string;
+  servers: { switchboard: string; ws: string };
+  params: Record<string, number | string | boolean>;
+  runs: { switchboard: Array<Record<string, number>>; ws: Array<Record<string, number>> };
+  errors: string[];
+  rows: Row[];
+}
+
+export interface BenchResults {
+  version: 1;
+  date: string;
+  startedAt: string;
+  finishedAt: string;
+  node: string;
+  ws: string;
+  cpu: string;
+  cores: number;
+  kernel: string;
+  quick: boolean;
+  rounds: number;
+  conditions: string[];
+  workloads: WorkloadResult[];
+  profiles: ProfileSummary[];
+}
+
+export function fmt(value: number, unit = ''): string {
+  if (!Number.isFinite(value)) return '–';
+  const abs = Math.abs(value);
+  let s: string;
+  if (abs >= 1e6) s = `${(value / 1e6).toFixed(abs >= 1e7 ? 1 : 2)}M`;
+  else if (abs >= 1e4) s = `${(value / 1e3).toFixed(abs >= 1e5 ? 0 : 1)}k`;
+  else if (abs >= 100) s = value.toFixed(0);
+  else if (abs >= 10) s = value.toFixed(1);
+  else if (abs >= 1 || abs === 0) s = value.toFixed(2);
+  else s = value.toFixed(3);
+  return unit ? `${s} ${unit}` : s;
+}
+
+function ratioText(row: Row): string {
+  if (row.better === 'zero' || !Number.isFinite(row.ratio)) return '';
+  return `${row.ratio.toFixed(2)}×`;
+}
+
+function passText(row: Row): string {
+  if (row.pass === undefined) return '';
+  return row.pass ? '✅' : '❌';
+}
+
+/** One table: workload, metric, medians, ratio, target. */
+export function renderTable(results: BenchResults, options: { compact?: boolean } = {}): string {
+  const lines = [
+    '| Workload | Metric | switchboard | ws | ratio (sb/ws) | target |',
+    '|---|---|---:|---:|---:|---|',
+  ];
+  for (const w of results.workloads) {
+    let first = true;
+    for (const row of w.rows) {
+      if (options.compact && row.better === 'info') continue;
+      const name = first ? w.title : '';
+      first = false;
+      const target = row.target ? `${row.target} ${passText(row)}` : '';
+      lines.push(
+        `| ${name} | ${row.label} | ${fmt(row.switchboard, row.unit)} | ${fmt(row.ws, row.unit)} | ${ratioText(row)} | ${target.trim()} |`,
+      );
+    }
+    if (w.errors.length > 0) lines.push(`| ${first ? w.title : ''} | errors | ${w.errors.length} run(s) failed | | | |`);
+  }
+  return lines.join('\n');
+}
+
+export function renderConditions(results: BenchResults): string {
+  return [
+    `- Date: ${results.date} (${results.startedAt} → ${results.finishedAt})`,
+    `- Node ${results.node}, ws ${results.ws}, ${results.cpu} × ${results.cores} cores, Linux ${results.kernel}`,
+    `- ${results.rounds} round(s) per server, A B A B alternation, medians shown${results.quick ? ' — QUICK smoke run, not for comparison' : ''}`,
+    ...results.conditions.map((c) => `- ${c}`),
+  ].join('\n');
+}
+
+export function renderProfiles(profiles: ProfileSummary[]): string {
+  const out: string[] = [];
+  for (const p of profiles) {
+    out.push(`### ${p.server}, ${p.workload} (${fmt(p.sampledMs)} ms sampled)`, '');
+    out.push('| self % | self ms | function | where |', '|---:|---:|---|---|');
+    for (const f of p.top) out.push(`| ${f.selfPct.toFixed(1)} | ${fmt(f.selfMs)} | \`${f.name}\` | ${f.where} |`);
+    if (p.topInclusive.length > 0) {
+      out.push('', 'Inclusive time of switchboard functions:', '', '| total % | function | where |', '|---:|---|---|');
+      for (const f of p.topInclusive) out.push(`| ${f.selfPct.toFixed(1)} | \`${f.name}\` | ${f.where} |`);
+    }
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+/** The whole of bench/results/latest.md. */
+export function renderReport(results: BenchResults): string {
+  const parts = [
+    `# switchboard vs ws — ${results.date}`,
+    '',
+    renderConditions(results),
+    '',
+    renderTable(results),
+    '',
+    'Ratios are switchboard ÷ ws of the medians; CPU is the server process’s user+sys time (all threads, from',
+    '/proc/<pid>/stat) over the measured window, divided by the messages (or deliveries, or handshakes) in it.',
+    'Latency is per message round trip (echo) or until every subscriber has the message (broadcast).',
+  ];
+  if (results.profiles.length > 0) parts.push('', '## CPU profiles (--cpu-prof, top self time)', '', renderProfiles(results.profiles));
+  return `${parts.join('\n')}\n`;
+}
+
+/** The README section: conditions and the compact table. */
+export function renderReadmeSection(results: BenchResults): string {
+  return [
+    `Benchmarks (\`npm run bench\`, ${results.date}; Node ${results.node}, ${results.cpu}, server and load generator each`,
+    'pinned to one core; medians of alternating runs — see bench/results/latest.md for conditions):',
+    '',
+    renderTable(results, { compact: true }),
+  ].join('\n');
+}
+
+export const README_START = '<!-- bench:start -->';
+export const README_END = '<!-- bench:end -->';
+
+/** Replaces what is between the markers; null when the markers are missing (the caller prints instead). */
+export function replaceReadmeSection(readme: string, section: string): string | null {
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start === -1 || end === -1 || end < start) return null;
+  return `${readme.slice(0, start + README_START.length)}\n${section}\n${readme.slice(end)}`;
+}

@@ -1,0 +1,419 @@
+// `npm run bench`: switchboard's demo server against an equivalent ws@8 server (bench/ws-server.ts), each in its own
+// process pinned to core 0, driven by a load generator process (bench/loadgen.ts) pinned to core 1; servers alternate
+// A B A B per workload; medians and ratios go to bench/results/<date>.json and bench/results/latest.md.
+//   node dist/bench/run.js [--rounds 3] [--quick] [--only id,id] [--profile] [--readme]
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Job, JobReply, Metrics } from './loadgen.js';
+import { summarizeProfile } from './lib/profile.js';
+import {
+  type BenchResults,
+  type Better,
+  type ProfileSummary,
+  renderReport,
+  type Row,
+  type WorkloadResult,
+} from './lib/render.js';
+import { median, readProcRss } from './lib/stats.js';
+import { updateReadme } from './report.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const RESULTS = join(ROOT, 'bench', 'results');
+const SERVER_CORE = '0';
+const LOADGEN_CORE = '1';
+
+type ServerName = 'switchboard' | 'ws';
+type JobSpec = Job extends infer J ? (J extends Job ? Omit<J, 'port' | 'serverPid' | 'ticks'> : never) : never;
+
+interface MetricSpec {
+  key: string;
+  label: string;
+  unit: string;
+  better: Better;
+  /** For higher/lower: the ratio switchboard ÷ ws must be ≥ / ≤ this. */
+  target?: number;
+  /** Divide the raw value by this for display (e.g. µs → ms, bytes → KiB). */
+  scale?: number;
+}
+
+interface Workload {
+  id: string;
+  title: string;
+  servers: { switchboard: string; ws: string };
+  job: JobSpec;
+  metrics: MetricSpec[];
+}
+
+const ECHO_METRICS = (cpuTarget?: number): MetricSpec[] => [
+  { key: 'msgsPerSec', label: 'throughput', unit: 'msg/s', better: 'higher' },
+  { key: 'p50Us', label: 'latency p50', unit: 'µs', better: 'lower' },
+  { key: 'p99Us', label: 'latency p99', unit: 'µs', better: 'lower' },
+  { key: 'p999Us', label: 'latency p99.9', unit: 'µs', better: 'lower' },
+  { key: 'serverCpuUsPerMsg', label: 'server CPU / msg', unit: 'µs', better: 'lower', ...(cpuTarget ? { target: cpuTarget } : {}) },
+  { key: 'serverCpuPct', label: 'server CPU', unit: '%', better: 'info' },
+  { key: 'loadgenCpuPct', label: 'load generator CPU', unit: '%', better: 'info' },
+];
+
+const BROADCAST_METRICS = (target: number): MetricSpec[] => [
+  { key: 'deliveriesPerSec', label: 'deliveries/s', unit: '/s', better: 'higher', target },
+  { key: 'fanoutP50Us', label: 'all subscribers have it, p50', unit: 'ms', better: 'lower', scale: 1000 },
+  { key: 'fanoutP99Us', label: 'all subscribers have it, p99', unit: 'ms', better: 'lower', scale: 1000 },
+  { key: 'fanoutP999Us', label: 'all subscribers have it, p99.9', unit: 'ms', better: 'lower', scale: 1000 },
+  { key: 'serverCpuUsPerDelivery', label: 'server CPU / delivery', unit: 'µs', better: 'lower' },
+  { key: 'losses', label: 'losses (worst run)', unit: '', better: 'zero' },
+  { key: 'orderErrors', label: 'out of order (worst run)', unit: '', better: 'zero' },
+  { key: 'messagesMeasured', label: 'messages measured', unit: '', better: 'info' },
+  { key: 'serverCpuPct', label: 'server CPU', unit: '%', better: 'info' },
+  { key: 'loadgenCpuPct', label: 'load generator CPU', unit: '%', better: 'info' },
+];
+
+const IDLE_METRICS: MetricSpec[] = [
+  { key: 'bytesPerConnection', label: 'server RSS / connection', unit: 'KiB', better: 'lower', target: 1, scale: 1024 },
+  { key: 'handshakesPerSec', label: 'handshakes/s', unit: '/s', better: 'higher', target: 1.5 },
+  { key: 'serverCpuUsPerHandshake', label: 'server CPU / handshake', unit: 'µs', better: 'lower' },
+  { key: 'rssBeforeMiB', label: 'server RSS before', unit: 'MiB', better: 'info' },
+  { key: 'rssAfterMiB', label: 'server RSS after', unit: 'MiB', better: 'info' },
+  { key: 'loadgenCpuPct', label: 'load generator CPU (handshakes)', unit: '%', better: 'info' },
+];
+
+function workloads(quick: boolean, fdHard: number): Workload[] {
+  const warmupMs = quick ? 300 : 1000;
+  const durationMs = quick ? 1000 : 4000;
+  const plain = { switchboard: 'off', ws: 'off' };
+  const echo = (id: string, title: string, size: number, window: number, connections: number, target?: number): Workload => ({
+    id,
+    title,
+    servers: plain,
+    job: { kind: 'echo', connections, size, window, warmupMs, durationMs, deflate: false },
+    metrics: ECHO_METRICS(target),
+  });
+  const broadcast = (id: string, subscribers: number, servers: Workload['servers'], size: number, deflate: boolean, target: number): Workload => ({
+    id,
+    title: `broadcast${deflate ? ' deflate' : ''} ${size} B → ${subscribers} subs`,
+    servers,
+    job: { kind: 'broadcast', subscribers, size, window: 16, warmupMessages: 64, durationMs, drainMs: 10_000, deflate },
+    metrics: BROADCAST_METRICS(target),
+  });
+  const idle = (id: string, connections: number): Workload => ({
+    id,
+    title: `idle ${connections} connections`,
+    servers: plain,
+    job: { kind: 'idle', connections, concurrency: 64, settleMs: quick ? 500 : 2000 },
+    metrics: IDLE_METRICS,
+  });
+  // The most connections one process may hold: the hard fd limit, less room for the process's own descriptors.
+  const maxConns = Math.max(1000, fdHard - 1000);
+  return [
+    echo('echo-32-w1', 'echo 32 B, 50 conns, window 1', 32, 1, 50, 0.67),
+    echo('echo-32-w16', 'echo 32 B, 50 conns, window 16', 32, 16, 50, 0.67),
+    echo('echo-16k-w1', 'echo 16 KiB, 50 conns, window 1', 16384, 1, 50),
+    echo('echo-16k-w16', 'echo 16 KiB, 50 conns, window 16', 16384, 16, 50),
+    echo('latency-32', 'round trip 32 B, 1 conn', 32, 1, 1),
+    broadcast('broadcast-1k', quick ? 500 : 1000, plain, 32, false, 2),
+    broadcast('broadcast-10k', quick ? 2000 : 10_000, plain, 32, false, 2),
+    idle('idle-10k', quick ? 2000 : 10_000),
+    idle('idle-max', quick ? 4000 : maxConns),
+    {
+      id: 'echo-deflate',
+      title: 'echo deflate 2 KiB JSON, 50 conns, window 1',
+      servers: { switchboard: 'dedicated', ws: 'on' },
+      job: { kind: 'echo', connections: 50, size: 2048, window: 1, warmupMs, durationMs, deflate: true },
+      metrics: ECHO_METRICS(),
+    },
+    broadcast('broadcast-deflate-1k', quick ? 500 : 1000, { switchboard: 'shared', ws: 'on' }, 2048, true, 5),
+  ];
+}
+
+// ---- processes ---------------------------------------------------------------------------------------------------
+
+const children = new Set<ChildProcess>();
+
+function killAll(): void {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+  children.clear();
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+let pinning = true;
+let fdHard = 1024;
+
+/** `prlimit` raises the soft fd limit to the hard one; `taskset` pins to a core; both exec the real command. */
+function wrap(core: string, argv: string[]): string[] {
+  const out: string[] = [];
+  out.push('prlimit', `--nofile=${fdHard}:${fdHard}`);
+  if (pinning) out.push('taskset', '-c', core);
+  return [...out, ...argv];
+}
+
+interface RunningServer {
+  proc: ChildProcess;
+  pid: number;
+  port: number;
+}
+
+async function startServer(name: ServerName, compression: string, nodeFlags: string[] = []): Promise<RunningServer> {
+  const script =
+    name === 'switchboard'
+      ? [join(ROOT, 'bin', 'switchboard.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--compression', compression, '--shutdown-timeout', '500']
+      : [join(ROOT, 'dist', 'bench', 'ws-server.js'), '--port', '0', '--compression', compression];
+  const [cmd, ...args] = wrap(SERVER_CORE, [process.execPath, ...nodeFlags, ...script]);
+  const proc = spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  children.add(proc);
+  const port = await new Promise<number>((resolvePort, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${name} did not start in 10 s: ${out}`)), 10_000);
+    proc.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolvePort(Number(m[1]));
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code}: ${out}`));
+    });
+  });
+  proc.stdout!.resume();
+  return { proc, pid: proc.pid!, port };
+}
+
+/** SIGKILL by default; graceful (SIGINT, so --cpu-prof writes its file) when asked, bounded. */
+async function stopServer(server: RunningServer, graceful = false): Promise<void> {
+  const { proc } = server;
+  if (proc.exitCode === null && proc.signalCode === null) {
+    const exited = new Promise<void>((r) => proc.once('exit', () => r()));
+    proc.kill(graceful ? 'SIGINT' : 'SIGKILL');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), graceful ? 15_000 : 5_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  children.delete(proc);
+}
+
+let ticks = 100;
+
+async function runLoadgen(spec: JobSpec, server: RunningServer): Promise<Metrics> {
+  const job = { ...spec, port: server.port, serverPid: server.pid, ticks } as Job;
+  const [cmd, ...args] = wrap(LOADGEN_CORE, [process.execPath, join(ROOT, 'dist', 'bench', 'loadgen.js')]);
+  const proc = spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(proc);
+  const limitMs = 180_000;
+  try {
+    return await new Promise<Metrics>((resolveJob, reject) => {
+      const timer = setTimeout(() => reject(new Error(`load generator gave no answer in ${limitMs / 1000} s`)), limitMs);
+      proc.once('message', (reply: JobReply) => {
+        clearTimeout(timer);
+        if (reply.ok) resolveJob(reply.metrics);
+        else reject(new Error(reply.error));
+      });
+      proc.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`load generator exited with ${code}`));
+      });
+      proc.send(job);
+    });
+  } finally {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    children.delete(proc);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function runOnce(w: Workload, name: ServerName): Promise<Metrics> {
+  const server = await startServer(name, w.servers[name]);
+  try {
+    await sleep(300);
+    const metrics = await runLoadgen(w.job, server);
+    metrics.serverRssEndMiB = readProcRss(server.pid) / 2 ** 20;
+    return metrics;
+  } finally {
+    await stopServer(server);
+  }
+}
+
+// ---- results -----------------------------------------------------------------------------------------------------
+
+function rowsFor(w: Workload, runs: WorkloadResult['runs']): Row[] {
+  return w.metrics.map((m) => {
+    const scale = m.scale ?? 1;
+    const values = (name: ServerName) => runs[name].map((r) => (r[m.key] ?? Number.NaN) / scale);
+    const sbValues = values('switchboard');
+    const wsValues = values('ws');
+    const pick = m.better === 'zero' ? (v: number[]) => (v.length ? Math.max(...v) : Number.NaN) : median;
+    const sb = pick(sbValues);
+    const ws = pick(wsValues);
+    const ratio = sb / ws;
+    const range = (v: number[]): [number, number] => (v.length ? [Math.min(...v), Math.max(...v)] : [Number.NaN, Number.NaN]);
+    const row: Row = { label: m.label, unit: m.unit, better: m.better, switchboard: sb, ws, ratio, range: { switchboard: range(sbValues), ws: range(wsValues) } };
+    if (m.better === 'zero') {
+      row.target = '= 0';
+      row.pass = sb === 0;
+    } else if (m.target !== undefined && m.better !== 'info') {
+      row.target = `${m.better === 'lower' ? '≤' : '≥'} ${m.target}×`;
+      row.pass = m.better === 'lower' ? ratio <= m.target : ratio >= m.target;
+    }
+    return row;
+  });
+}
+
+function cpuModel(): string {
+  return cpus()[0]?.model.trim() ?? 'unknown CPU';
+}
+
+function wsVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'ws', 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+// ---- profiles ----------------------------------------------------------------------------------------------------
+
+async function profile(all: Workload[], dir: string): Promise<ProfileSummary[]> {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const out: ProfileSummary[] = [];
+  for (const id of ['echo-32-w16', 'broadcast-1k']) {
+    const w = all.find((x) => x.id === id);
+    if (!w) continue;
+    for (const name of ['switchboard', 'ws'] as const) {
+      const file = `${name}-${id}.cpuprofile`;
+      const server = await startServer(name, w.servers[name], ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${file}`]);
+      try {
+        await sleep(300);
+        await runLoadgen(w.job, server);
+      } finally {
+        await stopServer(server, true);
+      }
+      try {
+        const summary = summarizeProfile(join(dir, file), name, w.title);
+        out.push(summary);
+        process.stdout.write(`profile ${name} ${id}: top ${summary.top.slice(0, 5).map((f) => `${f.name} ${f.selfPct.toFixed(1)}%`).join(', ')}\n`);
+      } catch (err) {
+        process.stdout.write(`profile ${name} ${id}: no profile written (${(err as Error).message})\n`);
+      }
+    }
+  }
+  return out;
+}
+
+// ---- main --------------------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      readme: { type: 'boolean', default: false },
+    },
+  });
+  const quick = values.quick ?? false;
+  const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new RangeError('--rounds must be 1..20');
+
+  pinning = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
+  if (pinning) spawnSync('taskset', ['-p', '-c', LOADGEN_CORE, String(process.pid)], { stdio: 'ignore' });
+  fdHard = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || 1024;
+  ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  if (spawnSync('prlimit', ['--version']).status !== 0) throw new Error('prlimit (util-linux) is needed');
+
+  const all = workloads(quick, fdHard);
+  const only = values.only?.split(',').map((s) => s.trim());
+  const selected = only ? all.filter((w) => only.includes(w.id)) : all;
+  const startedAt = new Date();
+  const load0 = loadavg();
+  const conditions = [
+    pinning
+      ? `servers pinned to core ${SERVER_CORE}, load generator (one process per run, raw sockets, pre-built masked frames) to core ${LOADGEN_CORE} with taskset`
+      : 'NOT pinned: taskset missing or fewer than 2 cores',
+    `open-file limit: soft raised to the hard limit ${fdHard} with prlimit for servers and load generator (idle-max uses ${Math.max(1000, fdHard - 1000)})`,
+    'switchboard: `node bin/switchboard.js serve --compression off|dedicated|shared` (the demo, heartbeat on); ws: bench/ws-server.ts, `perMessageDeflate` false unless the workload compresses (then `true`: ws defaults, threshold 1024 B)',
+    'messages are text; echo and broadcast use the demo contract on 127.0.0.1; a fresh server process per run',
+    `load average at start: ${load0.map((x) => x.toFixed(2)).join(' ')} (other work on this machine makes numbers noisy)`,
+  ];
+  process.stdout.write(`bench: ${selected.length} workload(s) × ${rounds} round(s) × 2 servers${quick ? ' (quick)' : ''}\n`);
+
+  const results: WorkloadResult[] = [];
+  for (const w of selected) {
+    const runs: WorkloadResult['runs'] = { switchboard: [], ws: [] };
+    const errors: string[] = [];
+    for (let r = 0; r < rounds; r++) {
+      for (const name of ['switchboard', 'ws'] as const) {
+        try {
+          const m = await runOnce(w, name);
+          runs[name].push(m);
+          const key = w.metrics[0]!.key;
+          const cpuKey = w.metrics.find((x) => x.key.startsWith('serverCpuUs'))?.key ?? '';
+          process.stdout.write(
+            `  ${w.id} round ${r + 1} ${name.padEnd(11)} ${key}=${(m[key] ?? Number.NaN).toFixed(1)} ${cpuKey}=${(m[cpuKey] ?? Number.NaN).toFixed(2)} loadgenCPU=${(m.loadgenCpuPct ?? Number.NaN).toFixed(0)}%\n`,
+          );
+        } catch (err) {
+          const msg = `${name} round ${r + 1}: ${(err as Error).message}`;
+          errors.push(msg);
+          process.stdout.write(`  ${w.id} ${msg}\n`);
+        }
+      }
+    }
+    results.push({ id: w.id, title: w.title, servers: w.servers, params: { ...w.job }, runs, errors, rows: rowsFor(w, runs) });
+  }
+
+  const profiles = values.profile ? await profile(all, join(RESULTS, 'profiles')) : [];
+  const finishedAt = new Date();
+  conditions.push(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const date = startedAt.toISOString().slice(0, 10);
+  const bench: BenchResults = {
+    version: 1,
+    date,
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    node: process.version,
+    ws: wsVersion(),
+    cpu: cpuModel(),
+    cores: cpus().length,
+    kernel: release(),
+    quick,
+    rounds,
+    conditions,
+    workloads: results,
+    profiles,
+  };
+  mkdirSync(RESULTS, { recursive: true });
+  const report = renderReport(bench);
+  const jsonFile = join(RESULTS, quick || only ? `${date}-partial.json` : `${date}.json`);
+  writeFileSync(jsonFile, `${JSON.stringify(bench, null, 2)}\n`);
+  // A quick or partial run must not replace the last full report.
+  if (!quick && !only) writeFileSync(join(RESULTS, 'latest.md'), report);
+  process.stdout.write(`\n${report}\nresults: ${jsonFile}\n`);
+  if (values.readme) updateReadme(bench);
+}
+
+main().then(
+  () => {
+    killAll();
+  },
+  (err: unknown) => {
+    killAll();
+    process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,119 @@
+// Debian's chromium driven by playwright-core for the browser tests: never a downloaded browser, a fresh profile per
+// launch (removed on close), no network beyond 127.0.0.1, and a page-state poller with a deadline instead of sleeps.
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type DemoOptions, type DemoServer, startDemoServer } from '../../apps/demo-server.js';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const haveChromium = existsSync(CHROMIUM);
+/** Bound on every wait in these tests. */
+export const WAIT = 10_000;
+
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export interface Browser {
+  context: BrowserContext;
+  newPage(): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function launch(): Promise<Browser> {
+  const profile = await mkdtemp(join(tmpdir(), 'switchboard-e2e-'));
+  // The profile directory is set through launchPersistentContext (playwright refuses --user-data-dir in args).
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: ARGS,
+    headless: true,
+    viewport: { width: 1100, height: 720 },
+    timeout: 30_000,
+  });
+  context.setDefaultTimeout(WAIT);
+  return {
+    context,
+    newPage: async () => {
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      page.on('console', (m) => {
+        if (m.type() === 'error' && !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(m.text())) errors.push(m.text());
+      });
+      pageErrors.set(page, errors);
+      return page;
+    },
+    close: async () => {
+      await context.close();
+      await rm(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+const pageErrors = new WeakMap<Page, string[]>();
+/** Script errors a page raised (uncaught exceptions, console errors other than expected connection failures). */
+export function errorsOf(page: Page): string[] {
+  return pageErrors.get(page) ?? [];
+}
+
+export function demoOptions(overrides: Partial<DemoOptions> = {}): DemoOptions {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    maxMessageSize: 1 << 20,
+    compression: 'dedicated', // what `switchboard serve` uses by default
+    origins: [],
+    shutdownTimeout: 1000,
+    ...overrides,
+  };
+}
+
+export function startDemo(overrides: Partial<DemoOptions> = {}): Promise<DemoServer> {
+  return startDemoServer(demoOptions(overrides));
+}
+
+/** Polls `read` until `ok` holds or the deadline passes; returns the last value read. */
+export async function until<T>(what: string, read: () => Promise<T> | T, ok: (v: T) => boolean, timeout = WAIT): Promise<T> {
+  const deadline = Date.now() + timeout;
+  let last: T = await read();
+  let delay = 20;
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 200);
+    last = await read();
+  }
+  return last;
+}
+
+/** Joins the chat in `page` (already at the chat page) and waits for the server's welcome. */
+export async function joinChat(page: Page, name: string, room: string): Promise<void> {
+  await page.waitForSelector('body[data-state="open"]');
+  await page.fill('#name', name);
+  await page.fill('#room', room);
+  await page.click('#join');
+  await page.waitForSelector(`body[data-joined="${room}"]`);
+}
+
+export async function members(page: Page): Promise<string[]> {
+  return page.$$eval('#members li', (lis) => lis.map((li) => li.textContent ?? ''));
+}
+
+export async function messageTexts(page: Page): Promise<string[]> {
+  return page.$$eval('#messages li .text', (spans) => spans.map((s) => s.textContent ?? ''));
+}
+
+/** Saves a screenshot when E2E_SCREENSHOTS names a folder (kept out of the repository). */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env.E2E_SCREENSHOTS;
+  if (dir) await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+}
