@@ -41,7 +41,10 @@ export interface RecentHistory {
   recent(room: string): ChatEntry[];
 }
 
-export function memoryHistory(perRoom: number = CHAT_LIMITS.historyPerRoom, rooms: number = CHAT_LIMITS.historyRooms): RecentHistory {
+export function memoryHistory(
+  perRoom: number = CHAT_LIMITS.historyPerRoom,
+  rooms: number = CHAT_LIMITS.historyRooms,
+): RecentHistory {
   const byRoom = new Map<string, ChatEntry[]>();
   return {
     append(room, entry) {
@@ -146,7 +149,10 @@ export function createChat(options: ServerOptions, history: RecentHistory = memo
     };
     conn.on('message', (msg) => {
       const now = Date.now();
-      rate.tokens = Math.min(CHAT_LIMITS.rate.burst, rate.tokens + ((now - rate.at) / 1000) * CHAT_LIMITS.rate.perSecond);
+      rate.tokens = Math.min(
+        CHAT_LIMITS.rate.burst,
+        rate.tokens + ((now - rate.at) / 1000) * CHAT_LIMITS.rate.perSecond,
+      );
       rate.at = now;
       if (rate.tokens < 1) return reply({ type: 'error', message: 'too many messages: slow down' });
       rate.tokens -= 1;
@@ -160,7 +166,8 @@ export function createChat(options: ServerOptions, history: RecentHistory = memo
       if (req.type === 'join') {
         const names = rooms.get(req.room);
         const holder = names?.get(req.name);
-        if (holder && holder !== conn) return reply({ type: 'error', message: `the name "${req.name}" is taken in this room` });
+        if (holder && holder !== conn)
+          return reply({ type: 'error', message: `the name "${req.name}" is taken in this room` });
         if (member && member.room === req.room && member.name === req.name) return; // already there
         if (member) leave(conn, member);
         member = { room: req.room, name: req.name };
@@ -171,7 +178,13 @@ export function createChat(options: ServerOptions, history: RecentHistory = memo
         }
         table.set(req.name, conn);
         // Welcome first (with the history), then everyone — the newcomer included — gets the new presence list.
-        reply({ type: 'welcome', room: req.room, name: req.name, members: membersOf(req.room), history: history.recent(req.room) });
+        reply({
+          type: 'welcome',
+          room: req.room,
+          name: req.name,
+          members: membersOf(req.room),
+          history: history.recent(req.room),
+        });
         hub.subscribe(conn, topic(req.room));
         publish(req.room, { type: 'presence', room: req.room, members: membersOf(req.room), joined: req.name });
         return;

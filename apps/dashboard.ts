@@ -5,7 +5,7 @@ import { Hub, type ServerOptions, type Stats, WebSocketServer } from '../src/ind
 
 export const DEFAULT_DASHBOARD_INTERVAL = 1000;
 /** Samples a newly opened dashboard receives at once, so its charts start full. */
-const BACKLOG = 120;
+const BACKLOG = 60;
 const TOPIC = 'dashboard';
 
 export interface DashboardSample {
@@ -125,7 +125,8 @@ export function createDashboard(serverOptions: ServerOptions, options: Dashboard
     backlog.push(s);
     if (backlog.length > BACKLOG) backlog.shift();
     // Publish after taking the sample, so its own bytes show up in the next one.
-    if (hub.subscribers(TOPIC) > 0) hub.publish(TOPIC, JSON.stringify({ type: 'sample', ...s } satisfies DashboardEvent));
+    if (hub.subscribers(TOPIC) > 0)
+      hub.publish(TOPIC, JSON.stringify({ type: 'sample', ...s } satisfies DashboardEvent));
   }, interval);
   timer.unref();
 

@@ -3,7 +3,15 @@
 // Built only from the public API, like a user's app.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type CompressionOption, Hub, type OriginPolicy, type Stats, WebSocketServer } from '../src/index.js';
+import {
+  type CompressionOption,
+  Hub,
+  type HubAdapter,
+  type HubOptions,
+  type OriginPolicy,
+  type Stats,
+  WebSocketServer,
+} from '../src/index.js';
 import { createChat } from './chat.js';
 import { createDashboard } from './dashboard.js';
 import { createMetrics } from './metrics.js';
@@ -21,6 +29,8 @@ export interface DemoOptions {
   dashboardInterval?: number;
   /** Where the pages live (default apps/public). */
   publicDir?: string;
+  /** A Redis URL: this server is then one node of a cluster, its /broadcast and chat rooms shared through Redis. */
+  redis?: string;
 }
 
 export interface DemoServer {
@@ -46,8 +56,12 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     conn.on('message', (msg) => conn.send(msg.data));
   });
 
+  // One Redis adapter per hub; loaded only when asked for, so `redis` stays an optional peer dependency.
+  const cluster = options.redis ? await clusterAdapters(options.redis) : null;
+  const hubOptions = (): HubOptions => (cluster ? { adapter: cluster() } : {});
+
   // /broadcast: every message from any client goes to all clients, the sender included, in order; framed once.
-  const hub = new Hub();
+  const hub = new Hub(hubOptions());
   const broadcast = new WebSocketServer(common);
   broadcast.on('connection', (conn) => {
     hub.subscribe(conn, 'broadcast');
@@ -69,7 +83,10 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     endpoints,
     hubs: () => ({ broadcast: hub.stats, chat: chat.hub.stats, dashboard: dashboard.hub.stats }),
   });
-  const serveFile = staticFiles(options.publicDir ?? defaultPublicDir(), { '/': '/chat.html', '/dashboard': '/dashboard.html' });
+  const serveFile = staticFiles(options.publicDir ?? defaultPublicDir(), {
+    '/': '/chat.html',
+    '/dashboard': '/dashboard.html',
+  });
 
   const http = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
@@ -77,9 +94,15 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
       return;
     }
+    const endpoint = path === '/echo' ? echo : path === '/broadcast' ? broadcast : path === '/chat' ? chat.server : null;
+    if (endpoint) {
+      endpoint.handleRequest(req, res);
+      return;
+    }
     if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
       metrics.render().then(
-        (text) => res.writeHead(200, { 'Content-Type': metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
+        (text) =>
+          res.writeHead(200, { 'Content-Type': metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
         () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics failed\n'),
       );
       return;
@@ -115,10 +138,16 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     close: async () => {
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
       await Promise.all([echo.close(), broadcast.close(), chat.close(), dashboard.close()]);
+      await hub.close(); // releases its Redis connections, if any
       http.closeAllConnections();
       await httpClosed;
     },
   };
+}
+
+async function clusterAdapters(url: string): Promise<() => HubAdapter> {
+  const { redisAdapter } = await import('../src/adapters/redis.js');
+  return () => redisAdapter({ url });
 }
 
 function originPolicy(extra: string[]): OriginPolicy {

@@ -17,7 +17,9 @@ export function updateReadme(results: BenchResults): void {
   const readme = existsSync(file) ? readFileSync(file, 'utf8') : '';
   const next = replaceReadmeSection(readme, section);
   if (next === null) {
-    process.stdout.write(`README.md has no <!-- bench:start --> / <!-- bench:end --> markers; the section is:\n\n${section}\n`);
+    process.stdout.write(
+      `README.md has no <!-- bench:start --> / <!-- bench:end --> markers; the section is:\n\n${section}\n`,
+    );
     return;
   }
   writeFileSync(file, next);
@@ -35,7 +37,10 @@ function newestResults(): string {
 }
 
 function main(): void {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { readme: { type: 'boolean', default: false } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { readme: { type: 'boolean', default: false } },
+  });
   const file = positionals[0] ? resolve(positionals[0]) : newestResults();
   const results = JSON.parse(readFileSync(file, 'utf8')) as BenchResults;
   if (results.version !== 1) throw new Error(`${file}: unknown results version`);

@@ -50,16 +50,24 @@ interface Workload {
 
 const ECHO_METRICS = (cpuTarget?: number): MetricSpec[] => [
   { key: 'msgsPerSec', label: 'throughput', unit: 'msg/s', better: 'higher' },
+  { key: 'msgsPerCpuSec', label: 'messages per server CPU-second', unit: '/s', better: 'higher' },
   { key: 'p50Us', label: 'latency p50', unit: 'µs', better: 'lower' },
   { key: 'p99Us', label: 'latency p99', unit: 'µs', better: 'lower' },
   { key: 'p999Us', label: 'latency p99.9', unit: 'µs', better: 'lower' },
-  { key: 'serverCpuUsPerMsg', label: 'server CPU / msg', unit: 'µs', better: 'lower', ...(cpuTarget ? { target: cpuTarget } : {}) },
+  {
+    key: 'serverCpuUsPerMsg',
+    label: 'server CPU / msg',
+    unit: 'µs',
+    better: 'lower',
+    ...(cpuTarget ? { target: cpuTarget } : {}),
+  },
   { key: 'serverCpuPct', label: 'server CPU', unit: '%', better: 'info' },
   { key: 'loadgenCpuPct', label: 'load generator CPU', unit: '%', better: 'info' },
 ];
 
 const BROADCAST_METRICS = (target: number): MetricSpec[] => [
   { key: 'deliveriesPerSec', label: 'deliveries/s', unit: '/s', better: 'higher', target },
+  { key: 'deliveriesPerCpuSec', label: 'deliveries per server CPU-second', unit: '/s', better: 'higher', target },
   { key: 'fanoutP50Us', label: 'all subscribers have it, p50', unit: 'ms', better: 'lower', scale: 1000 },
   { key: 'fanoutP99Us', label: 'all subscribers have it, p99', unit: 'ms', better: 'lower', scale: 1000 },
   { key: 'fanoutP999Us', label: 'all subscribers have it, p99.9', unit: 'ms', better: 'lower', scale: 1000 },
@@ -74,6 +82,7 @@ const BROADCAST_METRICS = (target: number): MetricSpec[] => [
 const IDLE_METRICS: MetricSpec[] = [
   { key: 'bytesPerConnection', label: 'server RSS / connection', unit: 'KiB', better: 'lower', target: 1, scale: 1024 },
   { key: 'handshakesPerSec', label: 'handshakes/s', unit: '/s', better: 'higher', target: 1.5 },
+  { key: 'handshakesPerCpuSec', label: 'handshakes per server CPU-second', unit: '/s', better: 'higher', target: 1.5 },
   { key: 'serverCpuUsPerHandshake', label: 'server CPU / handshake', unit: 'µs', better: 'lower' },
   { key: 'rssBeforeMiB', label: 'server RSS before', unit: 'MiB', better: 'info' },
   { key: 'rssAfterMiB', label: 'server RSS after', unit: 'MiB', better: 'info' },
@@ -84,18 +93,42 @@ function workloads(quick: boolean, fdHard: number): Workload[] {
   const warmupMs = quick ? 300 : 1000;
   const durationMs = quick ? 1000 : 4000;
   const plain = { switchboard: 'off', ws: 'off' };
-  const echo = (id: string, title: string, size: number, window: number, connections: number, target?: number): Workload => ({
+  const echo = (
+    id: string,
+    title: string,
+    size: number,
+    window: number,
+    connections: number,
+    target?: number,
+  ): Workload => ({
     id,
     title,
     servers: plain,
     job: { kind: 'echo', connections, size, window, warmupMs, durationMs, deflate: false },
     metrics: ECHO_METRICS(target),
   });
-  const broadcast = (id: string, subscribers: number, servers: Workload['servers'], size: number, deflate: boolean, target: number): Workload => ({
+  const broadcast = (
+    id: string,
+    subscribers: number,
+    servers: Workload['servers'],
+    size: number,
+    deflate: boolean,
+    target: number,
+  ): Workload => ({
     id,
     title: `broadcast${deflate ? ' deflate' : ''} ${size} B → ${subscribers} subs`,
     servers,
-    job: { kind: 'broadcast', subscribers, size, window: 16, warmupMessages: 64, durationMs, drainMs: 10_000, deflate },
+    job: {
+      kind: 'broadcast',
+      subscribers,
+      size,
+      window: 16,
+      // Warm up by deliveries, not messages: 10,000 subscribers need fewer messages than 1,000.
+      warmupMessages: Math.max(16, Math.ceil((quick ? 50_000 : 200_000) / subscribers)),
+      durationMs,
+      drainMs: 15_000,
+      deflate,
+    },
     metrics: BROADCAST_METRICS(target),
   });
   const idle = (id: string, connections: number): Workload => ({
@@ -166,7 +199,18 @@ interface RunningServer {
 async function startServer(name: ServerName, compression: string, nodeFlags: string[] = []): Promise<RunningServer> {
   const script =
     name === 'switchboard'
-      ? [join(ROOT, 'bin', 'switchboard.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--compression', compression, '--shutdown-timeout', '500']
+      ? [
+          join(ROOT, 'bin', 'switchboard.js'),
+          'serve',
+          '--host',
+          '127.0.0.1',
+          '--port',
+          '0',
+          '--compression',
+          compression,
+          '--shutdown-timeout',
+          '500',
+        ]
       : [join(ROOT, 'dist', 'bench', 'ws-server.js'), '--port', '0', '--compression', compression];
   const [cmd, ...args] = wrap(SERVER_CORE, [process.execPath, ...nodeFlags, ...script]);
   const proc = spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -214,7 +258,10 @@ async function runLoadgen(spec: JobSpec, server: RunningServer): Promise<Metrics
   const limitMs = 180_000;
   try {
     return await new Promise<Metrics>((resolveJob, reject) => {
-      const timer = setTimeout(() => reject(new Error(`load generator gave no answer in ${limitMs / 1000} s`)), limitMs);
+      const timer = setTimeout(
+        () => reject(new Error(`load generator gave no answer in ${limitMs / 1000} s`)),
+        limitMs,
+      );
       proc.once('message', (reply: JobReply) => {
         clearTimeout(timer);
         if (reply.ok) resolveJob(reply.metrics);
@@ -260,8 +307,17 @@ function rowsFor(w: Workload, runs: WorkloadResult['runs']): Row[] {
     const sb = pick(sbValues);
     const ws = pick(wsValues);
     const ratio = sb / ws;
-    const range = (v: number[]): [number, number] => (v.length ? [Math.min(...v), Math.max(...v)] : [Number.NaN, Number.NaN]);
-    const row: Row = { label: m.label, unit: m.unit, better: m.better, switchboard: sb, ws, ratio, range: { switchboard: range(sbValues), ws: range(wsValues) } };
+    const range = (v: number[]): [number, number] =>
+      v.length ? [Math.min(...v), Math.max(...v)] : [Number.NaN, Number.NaN];
+    const row: Row = {
+      label: m.label,
+      unit: m.unit,
+      better: m.better,
+      switchboard: sb,
+      ws,
+      ratio,
+      range: { switchboard: range(sbValues), ws: range(wsValues) },
+    };
     if (m.better === 'zero') {
       row.target = '= 0';
       row.pass = sb === 0;
@@ -279,7 +335,8 @@ function cpuModel(): string {
 
 function wsVersion(): string {
   try {
-    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'ws', 'package.json'), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'ws', 'package.json'), 'utf8')) as { version: string })
+      .version;
   } catch {
     return 'unknown';
   }
@@ -291,22 +348,35 @@ async function profile(all: Workload[], dir: string): Promise<ProfileSummary[]> 
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const out: ProfileSummary[] = [];
-  for (const id of ['echo-32-w16', 'broadcast-1k']) {
+  for (const id of ['echo-32-w1', 'echo-32-w16', 'broadcast-1k', 'idle-10k']) {
     const w = all.find((x) => x.id === id);
     if (!w) continue;
     for (const name of ['switchboard', 'ws'] as const) {
       const file = `${name}-${id}.cpuprofile`;
-      const server = await startServer(name, w.servers[name], ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${file}`]);
+      const spawned = performance.now();
+      const server = await startServer(name, w.servers[name], [
+        '--cpu-prof',
+        `--cpu-prof-dir=${dir}`,
+        `--cpu-prof-name=${file}`,
+      ]);
+      let window = { fromMs: 0, toMs: Number.POSITIVE_INFINITY };
       try {
         await sleep(300);
+        const fromMs = performance.now() - spawned;
         await runLoadgen(w.job, server);
+        window = { fromMs, toMs: performance.now() - spawned };
       } finally {
         await stopServer(server, true);
       }
       try {
-        const summary = summarizeProfile(join(dir, file), name, w.title);
+        const summary = summarizeProfile(join(dir, file), name, w.title, window);
         out.push(summary);
-        process.stdout.write(`profile ${name} ${id}: top ${summary.top.slice(0, 5).map((f) => `${f.name} ${f.selfPct.toFixed(1)}%`).join(', ')}\n`);
+        process.stdout.write(
+          `profile ${name} ${id}: top ${summary.top
+            .slice(0, 5)
+            .map((f) => `${f.name} ${f.selfPct.toFixed(1)}%`)
+            .join(', ')}\n`,
+        );
       } catch (err) {
         process.stdout.write(`profile ${name} ${id}: no profile written (${(err as Error).message})\n`);
       }
@@ -349,9 +419,12 @@ async function main(): Promise<void> {
     `open-file limit: soft raised to the hard limit ${fdHard} with prlimit for servers and load generator (idle-max uses ${Math.max(1000, fdHard - 1000)})`,
     'switchboard: `node bin/switchboard.js serve --compression off|dedicated|shared` (the demo, heartbeat on); ws: bench/ws-server.ts, `perMessageDeflate` false unless the workload compresses (then `true`: ws defaults, threshold 1024 B)',
     'messages are text; echo and broadcast use the demo contract on 127.0.0.1; a fresh server process per run',
+    '"per server CPU-second" rows divide work by the server process\'s CPU time: the throughput it would reach with its core to itself; they hold up when other processes share the core, the wall-clock rates do not',
     `load average at start: ${load0.map((x) => x.toFixed(2)).join(' ')} (other work on this machine makes numbers noisy)`,
   ];
-  process.stdout.write(`bench: ${selected.length} workload(s) × ${rounds} round(s) × 2 servers${quick ? ' (quick)' : ''}\n`);
+  process.stdout.write(
+    `bench: ${selected.length} workload(s) × ${rounds} round(s) × 2 servers${quick ? ' (quick)' : ''}\n`,
+  );
 
   const results: WorkloadResult[] = [];
   for (const w of selected) {
@@ -374,12 +447,24 @@ async function main(): Promise<void> {
         }
       }
     }
-    results.push({ id: w.id, title: w.title, servers: w.servers, params: { ...w.job }, runs, errors, rows: rowsFor(w, runs) });
+    results.push({
+      id: w.id,
+      title: w.title,
+      servers: w.servers,
+      params: { ...w.job },
+      runs,
+      errors,
+      rows: rowsFor(w, runs),
+    });
   }
 
   const profiles = values.profile ? await profile(all, join(RESULTS, 'profiles')) : [];
   const finishedAt = new Date();
-  conditions.push(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  conditions.push(
+    `load average at end: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   const date = startedAt.toISOString().slice(0, 10);
   const bench: BenchResults = {
     version: 1,

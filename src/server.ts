@@ -1,7 +1,7 @@
 // WebSocketServer: accepts upgrades (RFC 6455 §4.2) from node:http/https servers, tracks its connections, and shuts
 // down gracefully with 1001 (§7.4.1 "going away").
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server as HttpServer, STATUS_CODES } from 'node:http';
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -111,9 +111,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
 
   /** Creates and starts an http server that only serves this WebSocket server. */
   async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
-    const server = createServer({ maxHeaderSize: this.#options.maxHeaderSize ?? 16384 }, (_req, res) => {
-      res.writeHead(426, { 'Content-Type': 'text/plain', Upgrade: 'websocket' }).end('WebSocket endpoint\n');
-    });
+    const server = createServer({ maxHeaderSize: this.#options.maxHeaderSize ?? 16384 }, (req, res) =>
+      this.handleRequest(req, res),
+    );
     server.headersTimeout = this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     server.requestTimeout = server.headersTimeout;
     this.#ownServer = server;
@@ -126,6 +126,21 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       });
     });
     return server.address() as AddressInfo;
+  }
+
+  /**
+   * Answers a plain HTTP request that reached a WebSocket endpoint (node only emits 'upgrade' when both Upgrade and
+   * Connection ask for it): the same checks as a handshake name what is missing, with `Connection: close`.
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): void {
+    const verdict = checkUpgradeRequest(req);
+    const status = verdict.ok ? 426 : verdict.status;
+    const message = verdict.ok ? 'this endpoint only speaks WebSocket' : verdict.message;
+    this.stats.handshakeFailures++;
+    res.shouldKeepAlive = false;
+    res
+      .writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', ...(verdict.ok ? {} : verdict.headers) })
+      .end(`${message}\n`);
   }
 
   /** Completes or refuses one upgrade request. The socket is never left hanging: it is answered either way. */

@@ -7,7 +7,7 @@
  */
 export function drawChart(canvas, series, options = {}) {
   const format = options.format ?? String;
-  const capacity = options.capacity ?? 120;
+  const capacity = options.capacity ?? 60;
   const dpr = window.devicePixelRatio || 1;
   const width = canvas.clientWidth;
   const height = canvas.clientHeight;
@@ -28,33 +28,36 @@ export function drawChart(canvas, series, options = {}) {
     if (options.zero === false) lo -= Math.abs(lo) * 0.05;
   }
   const pad = (hi - lo) * 0.08;
-  hi += pad;
-  if (options.zero === false) lo -= pad;
+  if (options.zero === false) {
+    hi += pad;
+    lo -= pad;
+  } else {
+    hi = niceCeil(hi + pad); // so the axis labels are round numbers
+  }
 
   const axis = options.axis !== false;
-  const left = axis ? 48 : 1;
+  const ticks = axis ? [0, 1, 2].map((k) => lo + ((hi - lo) * k) / 2) : [];
+  ctx.font = '10px system-ui, sans-serif';
+  // The plot starts right of the widest axis label.
+  const left = axis ? Math.ceil(Math.max(...ticks.map((v) => ctx.measureText(format(v)).width))) + 10 : 1;
   const top = 4;
   const bottom = height - 4;
   const right = width - 2;
   const x = (i) => left + ((right - left) * i) / Math.max(1, capacity - 1);
   const y = (v) => bottom - ((bottom - top) * (v - lo)) / (hi - lo);
 
-  if (axis) {
-    ctx.font = '10px system-ui, sans-serif';
-    ctx.textAlign = 'right';
-    ctx.textBaseline = 'middle';
-    ctx.lineWidth = 1;
-    for (let k = 0; k <= 2; k++) {
-      const v = lo + ((hi - lo) * k) / 2;
-      const py = Math.round(y(v)) + 0.5;
-      ctx.strokeStyle = '#e6e9ef';
-      ctx.beginPath();
-      ctx.moveTo(left, py);
-      ctx.lineTo(right, py);
-      ctx.stroke();
-      ctx.fillStyle = '#6b7385';
-      ctx.fillText(format(v), left - 6, Math.min(Math.max(py, top + 5), bottom - 5));
-    }
+  ctx.textAlign = 'right';
+  ctx.textBaseline = 'middle';
+  ctx.lineWidth = 1;
+  for (const v of ticks) {
+    const py = Math.round(y(v)) + 0.5;
+    ctx.strokeStyle = '#e6e9ef';
+    ctx.beginPath();
+    ctx.moveTo(left, py);
+    ctx.lineTo(right, py);
+    ctx.stroke();
+    ctx.fillStyle = '#6b7385';
+    ctx.fillText(format(v), left - 6, Math.min(Math.max(py, top + 5), bottom - 5));
   }
 
   ctx.lineJoin = 'round';
@@ -70,6 +73,14 @@ export function drawChart(canvas, series, options = {}) {
     });
     ctx.stroke();
   }
+}
+
+/** The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k that is ≥ v (for v > 0). */
+function niceCeil(v) {
+  if (!(v > 0)) return 1;
+  const scale = 10 ** Math.floor(Math.log10(v));
+  const step = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].find((m) => m * scale >= v * (1 - 1e-9)) ?? 10;
+  return step * scale;
 }
 
 /** 1234567 → '1.2 M', with an optional unit. */

@@ -2,7 +2,8 @@
 import { drawChart, human } from './chart.js';
 import { reconnecting, showState } from './reconnect.js';
 
-const CAPACITY = 120;
+/** Samples drawn: the last minute at one a second. */
+const CAPACITY = 60;
 const $ = (id) => document.getElementById(id);
 /** @type {any[]} */
 let samples = [];
@@ -21,7 +22,7 @@ reconnecting('/dashboard', {
 });
 
 const col = (key) => samples.map((s) => s[key]);
-const mb = (v) => `${(v / 2 ** 20).toFixed(0)} MB`;
+const mb = (v) => `${(v / 1e6).toFixed(0)} MB`;
 const rows = new Map();
 
 function render() {
@@ -32,13 +33,16 @@ function render() {
     .filter(([, n]) => n > 0)
     .map(([name, n]) => `${name} ${n}`)
     .join(' · ');
-  $('messages').textContent = `${human(last.messagesInPerSec)} / ${human(last.messagesOutPerSec)}`;
-  $('bytes').textContent = `${human(last.bytesInPerSec, 'B')} / ${human(last.bytesOutPerSec, 'B')}`;
+  $('message-rate').textContent = `${human(last.messagesInPerSec)} / ${human(last.messagesOutPerSec)}`;
+  $('byte-rate').textContent = `${human(last.bytesInPerSec, 'B')} / ${human(last.bytesOutPerSec, 'B')}`;
   $('memory').textContent = `${mb(last.rss)} / ${mb(last.heapUsed)}`;
   $('lag').textContent = `${last.loopLagMeanMs.toFixed(1)} / ${last.loopLagMaxMs.toFixed(1)} ms`;
 
   const opts = { capacity: CAPACITY };
-  drawChart($('connections-chart'), [{ values: col('connections'), color: '#2f6fdf' }], { ...opts, format: (v) => v.toFixed(0) });
+  drawChart($('connections-chart'), [{ values: col('connections'), color: '#2f6fdf' }], {
+    ...opts,
+    format: (v) => v.toFixed(0),
+  });
   drawChart(
     $('messages-chart'),
     [
@@ -85,7 +89,11 @@ function renderTicker() {
       el.dataset.symbol = symbol;
       const name = document.createElement('strong');
       name.textContent = symbol;
-      row = { price: document.createElement('span'), change: document.createElement('span'), canvas: document.createElement('canvas') };
+      row = {
+        price: document.createElement('span'),
+        change: document.createElement('span'),
+        canvas: document.createElement('canvas'),
+      };
       row.price.className = 'price';
       el.append(name, row.price, row.change, row.canvas);
       $('ticker').append(el);
@@ -95,11 +103,15 @@ function renderTicker() {
     row.price.textContent = last[symbol].toFixed(2);
     row.change.textContent = `${change >= 0 ? '+' : ''}${change.toFixed(2)}%`;
     row.change.className = change >= 0 ? 'up' : 'down';
-    drawChart(row.canvas, [{ values: samples.map((s) => s.prices[symbol]), color: change >= 0 ? '#1e9e5a' : '#d0393e' }], {
-      capacity: CAPACITY,
-      zero: false,
-      axis: false,
-    });
+    drawChart(
+      row.canvas,
+      [{ values: samples.map((s) => s.prices[symbol]), color: change >= 0 ? '#1e9e5a' : '#d0393e' }],
+      {
+        capacity: CAPACITY,
+        zero: false,
+        axis: false,
+      },
+    );
   }
 }
 

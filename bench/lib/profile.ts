@@ -30,10 +30,15 @@ function label(cf: CallFrame): string {
   return cf.functionName || '(anonymous)';
 }
 
+/**
+ * `window` (ms since the profile started, i.e. about process start) keeps only the samples taken while the load
+ * ran, leaving out module loading and shutdown.
+ */
 export function summarizeProfile(
   file: string,
   server: string,
   workload: string,
+  window: { fromMs: number; toMs: number } = { fromMs: 0, toMs: Number.POSITIVE_INFINITY },
   topN = 15,
 ): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
@@ -41,8 +46,11 @@ export function summarizeProfile(
   for (const n of profile.nodes) byId.set(n.id, n);
   const selfUs = new Map<number, number>();
   let total = 0;
+  let at = 0;
   for (let i = 0; i < profile.samples.length; i++) {
     const dt = profile.timeDeltas[i] ?? 0;
+    at += dt;
+    if (at < window.fromMs * 1000 || at > window.toMs * 1000) continue;
     const id = profile.samples[i]!;
     selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
     total += dt;

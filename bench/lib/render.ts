@@ -87,10 +87,7 @@ function passText(row: Row): string {
 
 /** One table: workload, metric, medians, ratio, target. */
 export function renderTable(results: BenchResults, options: { compact?: boolean } = {}): string {
-  const lines = [
-    '| Workload | Metric | switchboard | ws | ratio (sb/ws) | target |',
-    '|---|---|---:|---:|---:|---|',
-  ];
+  const lines = ['| Workload | Metric | switchboard | ws | ratio (sb/ws) | target |', '|---|---|---:|---:|---:|---|'];
   for (const w of results.workloads) {
     let first = true;
     for (const row of w.rows) {
@@ -102,7 +99,8 @@ export function renderTable(results: BenchResults, options: { compact?: boolean 
         `| ${name} | ${row.label} | ${fmt(row.switchboard, row.unit)} | ${fmt(row.ws, row.unit)} | ${ratioText(row)} | ${target.trim()} |`,
       );
     }
-    if (w.errors.length > 0) lines.push(`| ${first ? w.title : ''} | errors | ${w.errors.length} run(s) failed | | | |`);
+    if (w.errors.length > 0)
+      lines.push(`| ${first ? w.title : ''} | errors | ${w.errors.length} run(s) failed | | | |`);
   }
   return lines.join('\n');
 }
@@ -144,7 +142,8 @@ export function renderReport(results: BenchResults): string {
     '/proc/<pid>/stat) over the measured window, divided by the messages (or deliveries, or handshakes) in it.',
     'Latency is per message round trip (echo) or until every subscriber has the message (broadcast).',
   ];
-  if (results.profiles.length > 0) parts.push('', '## CPU profiles (--cpu-prof, top self time)', '', renderProfiles(results.profiles));
+  if (results.profiles.length > 0)
+    parts.push('', '## CPU profiles (--cpu-prof, top self time)', '', renderProfiles(results.profiles));
   return `${parts.join('\n')}\n`;
 }
 

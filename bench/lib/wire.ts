@@ -75,7 +75,10 @@ export function writeSeq(payload: Buffer, seq: number): void {
 
 export function readSeq(buf: Buffer, p: number): number {
   return (
-    ((buf[p]! - SEQ_BASE) << 18) | ((buf[p + 1]! - SEQ_BASE) << 12) | ((buf[p + 2]! - SEQ_BASE) << 6) | (buf[p + 3]! - SEQ_BASE)
+    ((buf[p]! - SEQ_BASE) << 18) |
+    ((buf[p + 1]! - SEQ_BASE) << 12) |
+    ((buf[p + 2]! - SEQ_BASE) << 6) |
+    (buf[p + 3]! - SEQ_BASE)
   );
 }
 
@@ -223,7 +226,9 @@ export class RawConn {
     this.socket = connect({
       host: '127.0.0.1',
       port: options.port,
-      onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => {
+      onread: {
+        buffer: READ_BUFFER,
+        callback: (n: number, buf: Uint8Array) => {
           this.#onRead(n, buf as Buffer);
           return true;
         },
@@ -278,8 +283,11 @@ export class RawConn {
     this.socket.write(data);
   }
 
+  /** Closes with a reset: no TIME_WAIT left behind, so back-to-back runs of 19,000 connections never run out of ports. */
   destroy(): void {
-    this.socket.destroy();
+    if (this.socket.destroyed) return;
+    if (this.socket.readyState === 'open') this.socket.resetAndDestroy();
+    else this.socket.destroy();
   }
 }
 

@@ -1,7 +1,7 @@
 // `switchboard serve`: runs the demo server until SIGINT/SIGTERM, then shuts down gracefully (1001 to every peer).
 import { parseArgs } from 'node:util';
 import { startDemoServer } from '../../apps/demo-server.js';
-import { compressionFlag, intFlag } from './main.js';
+import { compressionFlag, intFlag, UsageError } from './main.js';
 
 export async function runServe(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -15,8 +15,10 @@ export async function runServe(argv: string[]): Promise<number> {
       compression: { type: 'string' },
       origin: { type: 'string', multiple: true },
       'shutdown-timeout': { type: 'string' },
+      redis: { type: 'string' },
     },
   });
+  const redis = values.redis === undefined ? undefined : await redisFlag(values.redis);
   const demo = await startDemoServer({
     host: values.host ?? '127.0.0.1',
     port: intFlag('port', values.port, 8080, 0, 65535),
@@ -24,8 +26,9 @@ export async function runServe(argv: string[]): Promise<number> {
     compression: compressionFlag(values.compression, 'dedicated'),
     origins: values.origin ?? [],
     shutdownTimeout: intFlag('shutdown-timeout', values['shutdown-timeout'], 5000, 1),
+    ...(redis !== undefined && { redis }),
   });
-  process.stdout.write(`switchboard listening on ${demo.url}\n`);
+  process.stdout.write(`switchboard listening on ${demo.url}${redis ? ` (cluster node via ${redis})` : ''}\n`);
   return new Promise((resolve) => {
     const stop = (signal: string): void => {
       process.stdout.write(`${signal}: closing ${demo.connections()} connection(s) with 1001\n`);
@@ -37,4 +40,23 @@ export async function runServe(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/** `--redis URL`: checked here so a typo exits 2 with what is wrong, before anything listens. */
+async function redisFlag(value: string): Promise<string> {
+  let adapter: typeof import('../adapters/redis.js');
+  try {
+    adapter = await import('../adapters/redis.js');
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
+      throw new UsageError('--redis needs the "redis" package next to switchboard: npm install redis');
+    }
+    throw err;
+  }
+  try {
+    adapter.parseRedisUrl(value);
+  } catch (err) {
+    throw new UsageError(`--redis: ${(err as Error).message}`);
+  }
+  return value;
 }

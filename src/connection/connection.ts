@@ -306,7 +306,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
    * true when queued. Client connections must mask per frame, so they cannot use this.
    */
   sendPreframed(frame: Buffer): boolean {
-    if (this.#state !== ReadyState.Open || this.#mask || this.#writer) return false;
+    if (this.#state !== ReadyState.Open || this.#mask) return false;
+    if (this.#writer) {
+      // Held back like queue() (§5.4: nothing enters a fragmented message); the hub never mutates a shared frame.
+      this.#deferred.push(() => this.sendPreframed(frame));
+      return true;
+    }
     if (!this.#admit(frame.length)) return false;
     this.#writeBuffer(frame);
     return true;

@@ -47,7 +47,8 @@ export async function launch(): Promise<Browser> {
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
       page.on('console', (m) => {
-        if (m.type() === 'error' && !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(m.text())) errors.push(m.text());
+        if (m.type() === 'error' && !/WebSocket|ERR_CONNECTION_REFUSED|Failed to load resource/.test(m.text()))
+          errors.push(m.text());
       });
       pageErrors.set(page, errors);
       return page;
@@ -82,12 +83,18 @@ export function startDemo(overrides: Partial<DemoOptions> = {}): Promise<DemoSer
 }
 
 /** Polls `read` until `ok` holds or the deadline passes; returns the last value read. */
-export async function until<T>(what: string, read: () => Promise<T> | T, ok: (v: T) => boolean, timeout = WAIT): Promise<T> {
+export async function until<T>(
+  what: string,
+  read: () => Promise<T> | T,
+  ok: (v: T) => boolean,
+  timeout = WAIT,
+): Promise<T> {
   const deadline = Date.now() + timeout;
   let last: T = await read();
   let delay = 20;
   while (!ok(last)) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 200);
     last = await read();

@@ -2,10 +2,22 @@
 // all works over permessage-deflate, which Chromium always offers, in both of the server's compression modes.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { DemoServer } from '../../apps/demo-server.js';
-import { type Browser, errorsOf, haveChromium, joinChat, launch, members, messageTexts, screenshot, startDemo, until } from './browser.js';
+import {
+  type Browser,
+  errorsOf,
+  haveChromium,
+  joinChat,
+  launch,
+  members,
+  messageTexts,
+  screenshot,
+  startDemo,
+  until,
+} from './browser.js';
 
-describe('chat page in chromium', { skip: haveChromium ? false : 'no /usr/bin/chromium (apt-get install chromium)' }, () => {
+describe('chat page in chromium', {
+  skip: haveChromium ? false : 'no /usr/bin/chromium (apt-get install chromium)',
+}, () => {
   let browser: Browser;
   before(async () => {
     browser = await launch();
@@ -23,18 +35,30 @@ describe('chat page in chromium', { skip: haveChromium ? false : 'no /usr/bin/ch
 
     await joinChat(ann, 'ann', 'lobby');
     await joinChat(bob, 'bob', 'lobby');
-    await until('both names in ann’s presence list', () => members(ann), (m) => m.length === 2);
+    await until(
+      'both names in ann’s presence list',
+      () => members(ann),
+      (m) => m.length === 2,
+    );
     assert.deepEqual(await members(ann), ['ann (you)', 'bob']);
     assert.deepEqual(await members(bob), ['ann', 'bob (you)']);
     assert.match((await ann.textContent('#room-title')) ?? '', /#lobby · 2 present/);
 
     await ann.fill('#text', 'hello from ann <b>not bold</b>');
     await ann.press('#text', 'Enter');
-    await until('ann’s message in bob’s page', () => messageTexts(bob), (m) => m.includes('hello from ann <b>not bold</b>'));
+    await until(
+      'ann’s message in bob’s page',
+      () => messageTexts(bob),
+      (m) => m.includes('hello from ann <b>not bold</b>'),
+    );
     assert.equal(await bob.locator('#messages b').count(), 0, 'text is shown as text, never as markup');
     await bob.fill('#text', 'hi ann 👋');
     await bob.click('#send');
-    await until('bob’s reply in ann’s page', () => messageTexts(ann), (m) => m.includes('hi ann 👋'));
+    await until(
+      'bob’s reply in ann’s page',
+      () => messageTexts(ann),
+      (m) => m.includes('hi ann 👋'),
+    );
     assert.deepEqual(await messageTexts(ann), await messageTexts(bob));
     assert.equal(await ann.inputValue('#text'), '', 'the input is cleared after sending');
 
@@ -44,13 +68,25 @@ describe('chat page in chromium', { skip: haveChromium ? false : 'no /usr/bin/ch
     await eve.waitForSelector('body[data-state="open"]');
     await eve.fill('#name', 'ann');
     await eve.click('#join');
-    await until('the error shown to eve', () => eve.textContent('#error'), (s) => /"ann" is taken/.test(s ?? ''));
+    await until(
+      'the error shown to eve',
+      () => eve.textContent('#error'),
+      (s) => /"ann" is taken/.test(s ?? ''),
+    );
     await screenshot(ann, 'chat-ann');
 
     await bob.close();
-    await until('bob gone from ann’s presence list', () => members(ann), (m) => m.length === 1);
+    await until(
+      'bob gone from ann’s presence list',
+      () => members(ann),
+      (m) => m.length === 1,
+    );
     assert.deepEqual(await members(ann), ['ann (you)']);
-    await until('the chat endpoint down to two sockets', () => demo.stats().chat!.connectionsOpen, (n) => n === 2);
+    await until(
+      'the chat endpoint down to two sockets',
+      () => demo.stats().chat!.connectionsOpen,
+      (n) => n === 2,
+    );
     assert.deepEqual(errorsOf(ann), []);
     await eve.close();
     await ann.close();
@@ -77,15 +113,24 @@ describe('chat page in chromium', { skip: haveChromium ? false : 'no /usr/bin/ch
       await a.fill('#text', text);
       await a.press('#text', 'Enter');
       for (const page of [a, b]) {
-        await until('the long message in both pages', () => messageTexts(page), (m) => m.includes(text));
+        await until(
+          'the long message in both pages',
+          () => messageTexts(page),
+          (m) => m.includes(text),
+        );
       }
       const wire = demo.stats().chat!.bytesOut - before;
-      const plain = 2 * Buffer.byteLength(JSON.stringify({ type: 'message', room: 'zip', name: 'alpha', text, ts: Date.now() }));
+      const plain =
+        2 * Buffer.byteLength(JSON.stringify({ type: 'message', room: 'zip', name: 'alpha', text, ts: Date.now() }));
       assert.ok(wire < plain / 3, `compressed on the wire: ${wire} bytes sent for ${plain} bytes of messages`);
       // A second message through the same compression contexts still arrives intact.
       await b.fill('#text', `${text} again`);
       await b.press('#text', 'Enter');
-      await until('the second message in a', () => messageTexts(a), (m) => m.includes(`${text} again`));
+      await until(
+        'the second message in a',
+        () => messageTexts(a),
+        (m) => m.includes(`${text} again`),
+      );
       assert.deepEqual(errorsOf(a), []);
       assert.deepEqual(errorsOf(b), []);
       await a.close();

@@ -5,8 +5,20 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { DemoServer } from '../../apps/demo-server.js';
 import { connect } from '../../src/index.js';
-import { type Browser, errorsOf, haveChromium, joinChat, launch, members, messageTexts, screenshot, startDemo, until } from './browser.js';
+import {
+  type Browser,
+  errorsOf,
+  haveChromium,
+  joinChat,
+  launch,
+  members,
+  messageTexts,
+  screenshot,
+  startDemo,
+  until,
+} from './browser.js';
 
+const text = async (page: Page, selector: string): Promise<string> => (await page.textContent(selector)) ?? '';
 const samplesSeen = (page: Page): Promise<number> => page.evaluate(() => Number(document.body.dataset.samples));
 const state = (page: Page): Promise<string> => page.evaluate(() => document.body.dataset.state ?? '');
 /** A cheap fingerprint of a canvas's pixels. */
@@ -16,7 +28,9 @@ const canvasPixels = (page: Page, selector: string): Promise<string> =>
     return canvas.width > 0 ? canvas.toDataURL() : '';
   });
 
-describe('dashboard and reconnection in chromium', { skip: haveChromium ? false : 'no /usr/bin/chromium (apt-get install chromium)' }, () => {
+describe('dashboard and reconnection in chromium', {
+  skip: haveChromium ? false : 'no /usr/bin/chromium (apt-get install chromium)',
+}, () => {
   let browser: Browser;
   before(async () => {
     browser = await launch();
@@ -35,20 +49,43 @@ describe('dashboard and reconnection in chromium', { skip: haveChromium ? false 
     await Promise.all(pages.map((p) => p.goto(`${demo.url}/dashboard`)));
     const [one, two] = pages as [Page, Page];
 
-    await until('a first sample', () => samplesSeen(one), (n) => n >= 2);
-    const price = (): Promise<string> => one.locator('.ticker[data-symbol="SWB"] .price').innerText();
+    await until(
+      'a first sample',
+      () => samplesSeen(one),
+      (n) => n >= 2,
+    );
+    const price = (): Promise<string> => text(one, '.ticker[data-symbol="SWB"] .price');
     const firstPrice = await price();
     const firstChart = await canvasPixels(one, '#memory-chart');
     assert.notEqual(firstChart, '');
     for (let i = 0; i < 20; i++) echo.send(`load ${i}`);
     await until('the ticker price to move', price, (p) => p !== firstPrice, 5_000);
-    await until('the memory chart to be redrawn', () => canvasPixels(one, '#memory-chart'), (c) => c !== firstChart, 5_000);
+    await until(
+      'the memory chart to be redrawn',
+      () => canvasPixels(one, '#memory-chart'),
+      (c) => c !== firstChart,
+      5_000,
+    );
     // Both dashboards and the echo client are counted by the server it watches.
-    await until('three open connections shown', () => one.locator('#connections').innerText(), (s) => s === '3', 5_000);
-    await until('the echo traffic in the message rate', () => one.locator('#messages').innerText(), (s) => !/^0 \/ 0$/.test(s), 5_000);
-    assert.match(await one.locator('#memory').innerText(), /^\d+ MB \/ \d+ MB$/);
-    assert.match(await one.locator('#lag').innerText(), /^\d+\.\d \/ \d+\.\d ms$/);
-    await until('samples in the second dashboard too', () => samplesSeen(two), (n) => n >= 3);
+    await until(
+      'three open connections shown',
+      () => text(one, '#connections'),
+      (s) => s === '3',
+      5_000,
+    );
+    await until(
+      'the echo traffic in the message rate',
+      () => text(one, '#message-rate'),
+      (s) => !/^0 \/ 0$/.test(s),
+      5_000,
+    );
+    assert.match(await text(one, '#memory'), /^\d+ MB \/ \d+ MB$/);
+    assert.match(await text(one, '#lag'), /^\d+\.\d \/ \d+\.\d ms$/);
+    await until(
+      'samples in the second dashboard too',
+      () => samplesSeen(two),
+      (n) => n >= 3,
+    );
     assert.equal(await one.locator('.ticker').count(), 4);
     await screenshot(one, 'dashboard');
     for (const p of pages) assert.deepEqual(errorsOf(p), []);
@@ -64,12 +101,25 @@ describe('dashboard and reconnection in chromium', { skip: haveChromium ? false 
     await chat.goto(`${demo.url}/`);
     await dash.goto(`${demo.url}/dashboard`);
     await joinChat(chat, 'carol', 'restart');
-    await until('dashboard samples', () => samplesSeen(dash), (n) => n >= 1);
+    await until(
+      'dashboard samples',
+      () => samplesSeen(dash),
+      (n) => n >= 1,
+    );
 
     await demo.close();
     // Both pages notice (the server said 1001 going away) and show it while they back off.
-    for (const page of [chat, dash]) await until('the page to show it is offline', () => state(page), (s) => s !== 'open');
-    await until('a retry scheduled', () => chat.locator('#status').innerText(), (s) => /retrying in \d/.test(s));
+    for (const page of [chat, dash])
+      await until(
+        'the page to show it is offline',
+        () => state(page),
+        (s) => s !== 'open',
+      );
+    await until(
+      'a retry scheduled',
+      () => text(chat, '#status'),
+      (s) => /retrying in \d/.test(s),
+    );
     assert.equal(await chat.evaluate(() => document.body.dataset.joined), '', 'not shown as joined while offline');
     // Let a reconnection attempt fail against the closed port before the server comes back: the next wait is the
     // second exponential step, half of it fixed and half jitter (500 ms base: 500–1000 ms).
@@ -79,23 +129,49 @@ describe('dashboard and reconnection in chromium', { skip: haveChromium ? false 
         delay: Number(document.body.dataset.retryDelay),
         state: document.body.dataset.state ?? '',
       }));
-    const second = await until('a failed reconnection attempt', backoff, (b) => b.attempt >= 2 && b.state === 'waiting');
+    const second = await until(
+      'a failed reconnection attempt',
+      backoff,
+      (b) => b.attempt >= 2 && b.state === 'waiting',
+    );
     if (second.attempt === 2) assert.ok(second.delay >= 500 && second.delay <= 1000, `second delay ${second.delay} ms`);
 
     demo = await startDemo({ port, dashboardInterval: 200 });
     t.after(() => demo.close());
-    for (const page of [chat, dash]) await until('the page connected again', () => state(page), (s) => s === 'open', 15_000);
-    await until('carol back in her room', () => members(chat), (m) => m.includes('carol (you)'));
+    for (const page of [chat, dash])
+      await until(
+        'the page connected again',
+        () => state(page),
+        (s) => s === 'open',
+        15_000,
+      );
+    await until(
+      'carol back in her room',
+      () => members(chat),
+      (m) => m.includes('carol (you)'),
+    );
     const samples = await samplesSeen(dash);
-    await until('fresh samples after the restart', () => samplesSeen(dash), (n) => n > samples + 1);
+    await until(
+      'fresh samples after the restart',
+      () => samplesSeen(dash),
+      (n) => n > samples + 1,
+    );
 
     // The new server sees the page as a member and delivers to it.
     const other = await connect(`${demo.url.replace('http', 'ws')}/chat`);
     t.after(() => other.terminate());
     other.send(JSON.stringify({ type: 'join', room: 'restart', name: 'dave' }));
-    await until('dave in carol’s presence list', () => members(chat), (m) => m.includes('dave'));
+    await until(
+      'dave in carol’s presence list',
+      () => members(chat),
+      (m) => m.includes('dave'),
+    );
     other.send(JSON.stringify({ type: 'say', text: 'welcome back' }));
-    await until('the message after the restart', () => messageTexts(chat), (m) => m.includes('welcome back'));
+    await until(
+      'the message after the restart',
+      () => messageTexts(chat),
+      (m) => m.includes('welcome back'),
+    );
     assert.deepEqual(errorsOf(chat), []);
     assert.deepEqual(errorsOf(dash), []);
     await chat.close();

@@ -121,6 +121,8 @@ export class RawPeer {
   gotFin = false;
   /** A socket error seen (EPIPE, ECONNRESET...), kept instead of thrown. */
   error: Error | null = null;
+  /** When true, server pings are answered at once with a matching pong and not queued (heartbeat tests). */
+  autoPong = false;
 
   #chunks: Buffer[] = [];
   #buffered = 0;
@@ -344,6 +346,13 @@ export class RawPeer {
     }
   }
 
+  /** Expects the next frame to be a ping from the server and returns its payload (answer it with `send`). */
+  async expectPing(timeout = DEFAULT_WAIT): Promise<Buffer> {
+    const f = await this.nextFrame(timeout);
+    if (f.opcode !== Op.Ping) throw new Error(`expected a ping, got ${describeFrame(f)}`);
+    return f.payload;
+  }
+
   /**
    * Expects the next frame to be a close with `code` (null: an empty close payload; undefined: any), then the
    * server to close TCP, with no frame in between. Returns the close code and reason.
@@ -399,7 +408,9 @@ export class RawPeer {
       this.#take(headerLen);
       const payload = Buffer.from(this.#take(len));
       if (key) for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
-      this.#frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload });
+      const frame = { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, masked, payload };
+      if (this.autoPong && frame.opcode === Op.Ping) void this.send({ opcode: Op.Pong, payload });
+      else this.#frames.push(frame);
     }
   }
 

@@ -56,7 +56,9 @@ export class StalledPeer {
     });
     const end = head.indexOf('\r\n\r\n');
     const text = head.subarray(0, end).toString('latin1');
-    const accept = createHash('sha1').update(key + GUID).digest('base64');
+    const accept = createHash('sha1')
+      .update(key + GUID)
+      .digest('base64');
     if (!text.startsWith('HTTP/1.1 101') || !text.includes(accept)) {
       socket.destroy();
       throw new Error(`handshake refused: ${text.split('\r\n')[0]}`);
@@ -109,7 +111,11 @@ export class StalledPeer {
       const len = extra === 0 ? len7 : extra === 2 ? buf.readUInt16BE(2) : Number(buf.readBigUInt64BE(2));
       if (buf.length < 2 + extra + len) break;
       const start = 2 + extra;
-      this.frames.push({ fin: (buf[0]! & 0x80) !== 0, opcode: buf[0]! & 0x0f, payload: buf.subarray(start, start + len) });
+      this.frames.push({
+        fin: (buf[0]! & 0x80) !== 0,
+        opcode: buf[0]! & 0x0f,
+        payload: buf.subarray(start, start + len),
+      });
       buf = buf.subarray(start + len);
     }
     this.#pending = buf;
@@ -136,7 +142,9 @@ export async function startSilentServer(): Promise<SilentServer> {
       const end = buf.indexOf('\r\n\r\n');
       if (end < 0) return;
       const key = /sec-websocket-key:\s*(\S+)/i.exec(buf.subarray(0, end).toString('latin1'))?.[1] ?? '';
-      const accept = createHash('sha1').update(key + GUID).digest('base64');
+      const accept = createHash('sha1')
+        .update(key + GUID)
+        .digest('base64');
       socket.write(
         `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
       );

@@ -112,7 +112,10 @@ describe('send() and drained()', () => {
 });
 
 /** Sends `total` bytes of 64 KiB messages in batches, yielding between them; records the largest backlog seen. */
-async function flood(conn: Connection, total: number): Promise<{ attempts: number; accepted: number[]; maxBuffered: number }> {
+async function flood(
+  conn: Connection,
+  total: number,
+): Promise<{ attempts: number; accepted: number[]; maxBuffered: number }> {
   const attempts = Math.ceil(total / MSG);
   const accepted: number[] = [];
   let maxBuffered = 0;
@@ -245,7 +248,10 @@ describe('hub fan-out with a stalled subscriber', () => {
       }
       assert.deepEqual(counts, [n, n], 'every live subscriber got every message');
       assert.ok(maxBuffered <= CAP + FRAME, `stalled backlog peaked at ${maxBuffered}`);
-      assert.ok(rssMax - rss0 < 100 * MiB, `RSS grew by ${((rssMax - rss0) / MiB).toFixed(1)} MiB for 100 MiB published`);
+      assert.ok(
+        rssMax - rss0 < 100 * MiB,
+        `RSS grew by ${((rssMax - rss0) / MiB).toFixed(1)} MiB for 100 MiB published`,
+      );
       assert.equal(hub.stats.framesEncoded, n, 'one framing per publish');
       if (policy === 'drop') {
         assert.ok(s.wss.stats.dropped > 0 && hub.stats.skipped === s.wss.stats.dropped);

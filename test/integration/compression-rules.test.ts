@@ -221,7 +221,7 @@ interface Serve {
 }
 
 async function serve(t: { after(fn: () => Promise<void>): void }, args: string[]): Promise<Serve> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--shutdown-timeout', '300', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr?.on('data', (c: Buffer) => {

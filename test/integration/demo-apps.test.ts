@@ -46,7 +46,11 @@ function inbox(conn: Connection) {
   };
 }
 
-function get(url: string, path: string, method = 'GET'): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+function get(
+  url: string,
+  path: string,
+  method = 'GET',
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   // node:http sends the path as written (no `..` normalization), like a hostile client would.
   return new Promise((resolve, reject) => {
     const req = request(url, { method, path }, (res) => {
@@ -118,15 +122,24 @@ describe('demo apps', () => {
     await expectError(json({ type: 'say', text: 'early' }), /join a room/);
     await expectError(json({ type: 'join', room: 'lobby' }), /"name" must be a string/);
     await expectError(json({ type: 'join', room: 'lobby', name: '   ' }), /"name" must not be empty/);
-    await expectError(json({ type: 'join', room: 'lobby', name: 'x'.repeat(CHAT_LIMITS.maxNameLength + 1) }), /"name" is too long/);
-    await expectError(json({ type: 'join', room: 'r'.repeat(CHAT_LIMITS.maxRoomLength + 1), name: 'ann' }), /"room" is too long/);
+    await expectError(
+      json({ type: 'join', room: 'lobby', name: 'x'.repeat(CHAT_LIMITS.maxNameLength + 1) }),
+      /"name" is too long/,
+    );
+    await expectError(
+      json({ type: 'join', room: 'r'.repeat(CHAT_LIMITS.maxRoomLength + 1), name: 'ann' }),
+      /"room" is too long/,
+    );
     await expectError(json({ type: 'join', room: 'lobby', name: 'ann\u0007' }), /control characters/);
     await expectError(json({ type: 'join', room: 'lobby', name: 'ann\u202e' }), /control characters/);
     await expectError(json({ type: 'say', text: 'a'.repeat(CHAT_LIMITS.maxMessageBytes) }), /too large/);
     // Still served: a valid join is welcomed, and text with a control character is refused after it.
     conn.send(JSON.stringify({ type: 'join', room: 'Lobby', name: 'ann' }));
     const welcome = await box.next();
-    assert.deepEqual({ ...welcome, history: undefined }, { type: 'welcome', room: 'lobby', name: 'ann', members: ['ann'], history: undefined });
+    assert.deepEqual(
+      { ...welcome, history: undefined },
+      { type: 'welcome', room: 'lobby', name: 'ann', members: ['ann'], history: undefined },
+    );
     await box.next((m) => m.type === 'presence');
     await expectError(json({ type: 'say', text: 'line\nbreak' }), /"text" must not contain control characters/);
     await expectError(json({ type: 'say', text: 'b'.repeat(CHAT_LIMITS.maxTextLength + 1) }), /"text" is too long/);
@@ -213,7 +226,10 @@ describe('demo apps', () => {
     const box = inbox(chat);
     chat.send('not json');
     await box.next((m) => m.type === 'error');
-    await assert.rejects(connect(`${ws}/chat`, { origin: 'http://evil.example' }), (e) => e instanceof HandshakeError && e.status === 403);
+    await assert.rejects(
+      connect(`${ws}/chat`, { origin: 'http://evil.example' }),
+      (e) => e instanceof HandshakeError && e.status === 403,
+    );
     const echo = await dial('/echo');
     echo.send('ping');
     await new Promise((resolve) => echo.once('message', resolve));
@@ -230,7 +246,8 @@ describe('demo apps', () => {
     assert.ok(metric(res.body, 'switchboard_messages_received_total', { endpoint: 'echo' }) >= 1);
     assert.ok(metric(res.body, 'switchboard_received_bytes_total', { endpoint: 'echo' }) >= 4);
     assert.equal(metric(res.body, 'switchboard_heartbeat_kills_total', { endpoint: 'broadcast' }), 0);
-    for (const name of ['dropped', 'evicted', 'protocol_errors']) assert.match(res.body, new RegExp(`^switchboard_\\w*${name}\\w*_total\\{endpoint="echo"\\} \\d+$`, 'm'));
+    for (const name of ['dropped', 'evicted', 'protocol_errors'])
+      assert.match(res.body, new RegExp(`^switchboard_\\w*${name}\\w*_total\\{endpoint="echo"\\} \\d+$`, 'm'));
     assert.ok(metric(res.body, 'switchboard_hub_published_total', { hub: 'chat' }) >= 0);
     assert.ok(metric(res.body, 'process_resident_memory_bytes') > 0);
     assert.ok(metric(res.body, 'nodejs_heap_size_used_bytes') > 0);

@@ -38,7 +38,11 @@ async function setup(t: TestContext): Promise<Setup> {
 }
 
 function nextConnection(wss: WebSocketServer): Promise<Connection> {
-  return within(once(wss, 'connection').then(([conn]) => conn as Connection), 5_000, 'a server connection');
+  return within(
+    once(wss, 'connection').then(([conn]) => conn as Connection),
+    5_000,
+    'a server connection',
+  );
 }
 
 async function openRaw(t: TestContext, s: Setup): Promise<{ peer: RawPeer; conn: Connection }> {

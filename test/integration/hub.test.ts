@@ -1,7 +1,6 @@
 // The hub (src/hub.ts) over real connections: topic bookkeeping and cleanup, except, ordering, text and binary,
 // encode-once fan-out to 1,000 subscribers (plain, 'shared' and 'dedicated' compression), and the adapter contract.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import { connect, type ConnectOptions } from '../../src/client.js';
 import type { Connection } from '../../src/connection/connection.js';
@@ -260,7 +259,10 @@ describe('encode once for 1,000 subscribers', () => {
     const s = await setup(t, { compression: 'shared' });
     const clientStats = new Stats();
     const peers = await s.open(1_000, { compression: 'dedicated', stats: clientStats });
-    assert.ok(peers.every((p) => p.server.deflate?.shareable === true), 'every peer negotiated a shareable deflate');
+    assert.ok(
+      peers.every((p) => p.server.deflate?.shareable === true),
+      'every peer negotiated a shareable deflate',
+    );
     const hub = new Hub();
     for (const p of peers) hub.subscribe(p.server, 'all');
     const before = { ...hub.stats };
@@ -391,5 +393,3 @@ describe('adapter', () => {
     assert.match(String(errors[0]), /backend down/);
   });
 });
-
-void once;

@@ -42,31 +42,26 @@ async function stillServes(t: TestContext, port = demo.port): Promise<void> {
 
 describe('refused handshakes get an HTTP status and a closed socket', () => {
   // Without both `Upgrade: websocket` and `Connection: Upgrade`, node's HTTP parser sees an ordinary request and never
-  // emits 'upgrade': the app's request handler answers (the demo: 404, keep-alive), so the WebSocket server cannot.
-  const plainRequest =
-    'known gap: node routes it to the demo app request handler (404, socket kept alive); needs a fix in apps/demo-server.ts';
+  // emits 'upgrade'; the demo hands such requests to WebSocketServer#handleRequest, which names what is missing.
   const cases: Array<{
     name: string;
     opts: HandshakeOptions;
     status: number;
     header?: [string, string];
-    todo?: string;
   }> = [
     { name: 'POST instead of GET', opts: { method: 'POST' }, status: 405 },
     { name: 'HTTP/1.0', opts: { httpVersion: '1.0' }, status: 400 },
-    { name: 'missing Upgrade', opts: { headers: { Upgrade: undefined } }, status: 400, todo: plainRequest },
+    { name: 'missing Upgrade', opts: { headers: { Upgrade: undefined } }, status: 400 },
     { name: 'Upgrade: h2c', opts: { headers: { Upgrade: 'h2c' } }, status: 400 },
     {
       name: 'missing Connection: Upgrade',
       opts: { headers: { Connection: undefined } },
       status: 400,
-      todo: plainRequest,
     },
     {
       name: 'Connection: keep-alive only',
       opts: { headers: { Connection: 'keep-alive' } },
       status: 400,
-      todo: plainRequest,
     },
     {
       name: 'version 8',
@@ -96,7 +91,7 @@ describe('refused handshakes get an HTTP status and a closed socket', () => {
     { name: 'unknown path', opts: { path: '/nope' }, status: 404 },
   ];
   for (const c of cases) {
-    it(`${c.name} → ${c.status}`, c.todo ? { todo: c.todo } : {}, async (t) => {
+    it(`${c.name} → ${c.status}`, async (t) => {
       const peer = await dial(t);
       const res = await peer.handshake(c.opts);
       assert.equal(res.status, c.status, `${res.statusLine}: ${res.body}`);
@@ -116,7 +111,7 @@ describe('refused handshakes get an HTTP status and a closed socket', () => {
   });
 
   it('an origin on an explicit allowlist is accepted, others are not', async (t) => {
-    const wss = new WebSocketServer({ origins: ['https://app.example.com'], heartbeat: false });
+    const wss = new WebSocketServer({ origins: ['https://app.example.com'], heartbeat: false, shutdownTimeout: 500 });
     wss.on('connection', (conn) => conn.on('message', (msg) => conn.send(msg.data)));
     const { port } = await wss.listen(0, '127.0.0.1');
     t.after(() => wss.close());
@@ -124,6 +119,8 @@ describe('refused handshakes get an HTTP status and a closed socket', () => {
     assert.equal((await ok.handshake({ headers: { Origin: 'https://app.example.com' } })).status, 101);
     await ok.sendText('allowed');
     await ok.expectEcho('allowed');
+    await ok.sendClose(1000);
+    await ok.expectClose(1000);
     const bad = await dial(t, port);
     assert.equal((await bad.handshake({ headers: { Origin: 'https://evil.example.com' } })).status, 403);
   });
@@ -215,7 +212,8 @@ describe('malformed frames and vanishing peers', () => {
   it('garbage in the same packet as the handshake (node hands it over as `head`) → 1002', async (t) => {
     const peer = await dial(t, port);
     const res = await peer.request(
-      Buffer.concat([Buffer.from(UPGRADE_REQUEST), Buffer.from([0xff, 0xff, 0xff, 0xff])]),
+      // 0xff 0x00: FIN, all three RSV bits, opcode 0xF, unmasked, length 0: a complete header that breaks three rules.
+      Buffer.concat([Buffer.from(UPGRADE_REQUEST), Buffer.from([0xff, 0x00, 0xde, 0xad])]),
     );
     assert.equal(res.status, 101);
     await peer.expectClose(1002);
