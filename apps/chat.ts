@@ -1,6 +1,15 @@
 // The chat demo (ws /chat): a JSON protocol validated on the server, rooms as hub topics (one framed message per
 // broadcast), presence lists, and a bounded recent history for late joiners.
-import { type Connection, Hub, type Message, type ServerOptions, WebSocketServer } from '../src/index.js';
+import {
+  type Connection,
+  Hub,
+  type HistoryEntry,
+  type HubOptions,
+  memoryHistory as hubHistory,
+  type Message,
+  type ServerOptions,
+  WebSocketServer,
+} from '../src/index.js';
 
 export const CHAT_LIMITS = {
   /** Largest message the chat reads (bigger ones get an error); the socket itself closes at 4× this (1009). */
@@ -16,18 +25,24 @@ export const CHAT_LIMITS = {
 } as const;
 
 /** What a client may send. */
-export type ChatRequest = { type: 'join'; room: string; name: string } | { type: 'say'; text: string };
+export type ChatRequest =
+  /** `since`: the last offset the client saw in this room, on a re-join after a reconnect. */
+  | { type: 'join'; room: string; name: string; since?: number }
+  | { type: 'say'; text: string };
 
 export interface ChatEntry {
   name: string;
   text: string;
   /** Server time, ms since the epoch. */
   ts: number;
+  /** The message's place in its room (consecutive integers); absent when the history could not record it. */
+  offset?: number;
 }
 
 /** What the server sends. */
 export type ChatEvent =
-  | { type: 'welcome'; room: string; name: string; members: string[]; history: ChatEntry[] }
+  /** On a join with `since`, `history` is what was said after it, and `gap` says some of that is no longer kept. */
+  | { type: 'welcome'; room: string; name: string; members: string[]; history: ChatEntry[]; gap?: boolean }
   | { type: 'presence'; room: string; members: string[]; joined?: string; left?: string }
   | ({ type: 'message'; room: string } & ChatEntry)
   | { type: 'error'; message: string };
@@ -63,6 +78,16 @@ export function memoryHistory(
 
 export class ChatError extends Error {}
 
+/** A recorded chat message as a history entry (what `say` recorded: the ChatEntry JSON). */
+function toChatEntry(e: HistoryEntry): ChatEntry[] {
+  try {
+    const { name, text, ts } = JSON.parse(e.msg.data.toString()) as ChatEntry;
+    return [{ name, text, ts, offset: e.offset }];
+  } catch {
+    return [];
+  }
+}
+
 // C0 and C1 controls, DEL, and the bidi overrides/isolates that let a name or text render as something else.
 const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 
@@ -86,7 +111,11 @@ export function parseRequest(msg: Message): ChatRequest {
     case 'join': {
       const name = field(obj, 'name', CHAT_LIMITS.maxNameLength);
       const room = field(obj, 'room', CHAT_LIMITS.maxRoomLength);
-      return { type: 'join', room: room.toLowerCase(), name };
+      if (obj.since === undefined) return { type: 'join', room: room.toLowerCase(), name };
+      if (!Number.isSafeInteger(obj.since) || (obj.since as number) < 0) {
+        throw new ChatError('"since" must be an offset (a whole number ≥ 0)');
+      }
+      return { type: 'join', room: room.toLowerCase(), name, since: obj.since as number };
     }
     case 'say':
       return { type: 'say', text: field(obj, 'text', CHAT_LIMITS.maxTextLength) };
@@ -118,12 +147,19 @@ export interface ChatApp {
   close(): Promise<void>;
 }
 
-export function createChat(options: ServerOptions, history: RecentHistory = memoryHistory()): ChatApp {
+/**
+ * `hubOptions` makes the chat one node of a cluster (`adapter`) with a shared history (`history`, e.g. redisHistory);
+ * by default the room history is the hub's memory history.
+ */
+export function createChat(options: ServerOptions, hubOptions: HubOptions = {}): ChatApp {
   const server = new WebSocketServer({
     ...options,
     maxMessageSize: Math.min(options.maxMessageSize ?? Number.POSITIVE_INFINITY, 4 * CHAT_LIMITS.maxMessageBytes),
   });
-  const hub = new Hub();
+  const hub = new Hub({
+    history: hubHistory({ maxCount: CHAT_LIMITS.historyPerRoom, maxTopics: CHAT_LIMITS.historyRooms }),
+    ...hubOptions,
+  });
   // room → name → connection; a name is unique within its room.
   const rooms = new Map<string, Map<string, Connection>>();
   const topic = (room: string): string => `chat:${room}`;
@@ -147,7 +183,24 @@ export function createChat(options: ServerOptions, history: RecentHistory = memo
     const reply = (event: ChatEvent): void => {
       conn.send(JSON.stringify(event));
     };
-    conn.on('message', (msg) => {
+    // Messages that arrive while a join's history is being read wait here, so replies keep their order.
+    let backlog: Message[] | null = null;
+    const onMessage = (msg: Message): void => {
+      if (backlog) {
+        if (backlog.length >= CHAT_LIMITS.rate.burst) reply({ type: 'error', message: 'too many messages: slow down' });
+        else backlog.push(msg);
+        return;
+      }
+      handle(msg);
+    };
+    const drainBacklog = (): void => {
+      const waiting = backlog ?? [];
+      backlog = null;
+      while (waiting.length > 0 && backlog === null) handle(waiting.shift()!);
+      if (backlog !== null) (backlog as Message[]).unshift(...waiting);
+    };
+    conn.on('message', onMessage);
+    const handle = (msg: Message): void => {
       const now = Date.now();
       rate.tokens = Math.min(
         CHAT_LIMITS.rate.burst,
@@ -177,23 +230,43 @@ export function createChat(options: ServerOptions, history: RecentHistory = memo
           rooms.set(req.room, table);
         }
         table.set(req.name, conn);
-        // Welcome first (with the history), then everyone — the newcomer included — gets the new presence list.
-        reply({
-          type: 'welcome',
-          room: req.room,
-          name: req.name,
-          members: membersOf(req.room),
-          history: history.recent(req.room),
-        });
+        // Subscribe, then read the history: together they miss nothing (a repeat carries an offset already seen).
+        // Welcome (with the history) first, then everyone — the newcomer included — gets the new presence list.
         hub.subscribe(conn, topic(req.room));
-        publish(req.room, { type: 'presence', room: req.room, members: membersOf(req.room), joined: req.name });
+        const joined = member;
+        const since = req.since;
+        backlog = [];
+        hub
+          .recover(topic(req.room), since)
+          .then(
+            (r) => ({ history: r.messages.flatMap(toChatEntry).slice(-CHAT_LIMITS.historyPerRoom), gap: r.gap }),
+            () => ({ history: [], gap: true }), // history unreachable (Redis down): live messages still flow
+          )
+          .then(({ history, gap }) => {
+            if (member === joined && conn.readyState === 1) {
+              reply({
+                type: 'welcome',
+                room: joined.room,
+                name: joined.name,
+                members: membersOf(joined.room),
+                history,
+                ...(since !== undefined && { gap }),
+              });
+              publish(joined.room, { type: 'presence', room: joined.room, members: membersOf(joined.room), joined: joined.name });
+            }
+            drainBacklog();
+          });
         return;
       }
       if (!member) return reply({ type: 'error', message: 'join a room before saying anything' });
       const entry: ChatEntry = { name: member.name, text: req.text, ts: now };
-      history.append(member.room, entry);
-      publish(member.room, { type: 'message', room: member.room, ...entry });
-    });
+      const room = member.room;
+      hub
+        .publishRecorded(topic(room), JSON.stringify(entry), {
+          format: (offset) => JSON.stringify({ type: 'message', room, ...entry, offset } satisfies ChatEvent),
+        })
+        .catch(() => publish(room, { type: 'message', room, ...entry })); // not recorded: delivered all the same
+    };
     conn.once('close', () => {
       if (member) leave(conn, member);
       member = null;
