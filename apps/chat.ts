@@ -27,8 +27,7 @@ export const CHAT_LIMITS = {
 /** What a client may send. */
 export type ChatRequest =
   /** `since`: the last offset the client saw in this room, on a re-join after a reconnect. */
-  | { type: 'join'; room: string; name: string; since?: number }
-  | { type: 'say'; text: string };
+  { type: 'join'; room: string; name: string; since?: number } | { type: 'say'; text: string };
 
 export interface ChatEntry {
   name: string;
@@ -200,7 +199,7 @@ export function createChat(options: ServerOptions, hubOptions: HubOptions = {}):
       if (backlog !== null) (backlog as Message[]).unshift(...waiting);
     };
     conn.on('message', onMessage);
-    const handle = (msg: Message): void => {
+    const handle = (msg: Message) => {
       const now = Date.now();
       rate.tokens = Math.min(
         CHAT_LIMITS.rate.burst,
@@ -252,7 +251,12 @@ export function createChat(options: ServerOptions, hubOptions: HubOptions = {}):
                 history,
                 ...(since !== undefined && { gap }),
               });
-              publish(joined.room, { type: 'presence', room: joined.room, members: membersOf(joined.room), joined: joined.name });
+              publish(joined.room, {
+                type: 'presence',
+                room: joined.room,
+                members: membersOf(joined.room),
+                joined: joined.name,
+              });
             }
             drainBacklog();
           });

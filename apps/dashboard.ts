@@ -63,7 +63,11 @@ export function priceTicker(random: () => number = Math.random): () => Record<st
 export function createDashboard(serverOptions: ServerOptions, options: DashboardOptions): DashboardApp {
   const interval = options.interval ?? DEFAULT_DASHBOARD_INTERVAL;
   if (!Number.isFinite(interval) || interval < 10) throw new RangeError('dashboard interval must be at least 10 ms');
-  const server = new WebSocketServer(serverOptions);
+  // Clients only listen: anything they send is ignored, so it may be small.
+  const server = new WebSocketServer({
+    ...serverOptions,
+    maxMessageSize: Math.min(serverOptions.maxMessageSize ?? 1024, 1024),
+  });
   const hub = new Hub();
   const backlog: DashboardSample[] = [];
   const tick = priceTicker(options.random);

@@ -6,13 +6,14 @@ import type { AddressInfo } from 'node:net';
 import {
   type CompressionOption,
   Hub,
+  type HistoryStore,
   type HubAdapter,
   type HubOptions,
   type OriginPolicy,
   type Stats,
   WebSocketServer,
 } from '../src/index.js';
-import { createChat } from './chat.js';
+import { CHAT_LIMITS, createChat } from './chat.js';
 import { createDashboard } from './dashboard.js';
 import { createMetrics } from './metrics.js';
 import { defaultPublicDir, staticFiles } from './static.js';
@@ -68,7 +69,8 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     conn.on('message', (msg) => hub.publish('broadcast', msg));
   });
 
-  const chat = createChat(common);
+  // Chat rooms: shared through Redis too, with their history in Redis Streams so any node can recover a room.
+  const chat = createChat(common, cluster ? { adapter: cluster(), history: cluster.history() } : {});
   const endpoints = (): Record<string, Stats> => ({
     echo: echo.stats,
     broadcast: broadcast.stats,
@@ -145,9 +147,11 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   };
 }
 
-async function clusterAdapters(url: string): Promise<() => HubAdapter> {
-  const { redisAdapter } = await import('../src/adapters/redis.js');
-  return () => redisAdapter({ url });
+async function clusterAdapters(url: string): Promise<{ (): HubAdapter; history(): HistoryStore }> {
+  const { redisAdapter, redisHistory } = await import('../src/adapters/redis.js');
+  return Object.assign(() => redisAdapter({ url }), {
+    history: () => redisHistory({ url, maxCount: CHAT_LIMITS.historyPerRoom }),
+  });
 }
 
 function originPolicy(extra: string[]): OriginPolicy {

@@ -45,9 +45,13 @@ async function startRedis(): Promise<{ url: string; stop: () => void }> {
   const dir = mkdtempSync(join(tmpdir(), 'sb-bench-redis-'));
   const port = await freePort();
   const bin = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
-  const proc = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: 'ignore',
-  });
+  const proc = spawn(
+    bin,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    {
+      stdio: 'ignore',
+    },
+  );
   const url = `redis://127.0.0.1:${port}`;
   await until(
     'redis-server up',
@@ -74,7 +78,13 @@ async function startRedis(): Promise<{ url: string; stop: () => void }> {
   };
 }
 
-async function run(redisUrl: string, nodeCount: number, clients: number, messages: number, size: number): Promise<Result> {
+async function run(
+  redisUrl: string,
+  nodeCount: number,
+  clients: number,
+  messages: number,
+  size: number,
+): Promise<Result> {
   const nodes: Array<{ hub: Hub; wss: WebSocketServer; port: number }> = [];
   for (let i = 0; i < nodeCount; i++) {
     const hub = new Hub({ adapter: new RedisAdapter({ url: redisUrl, maxBuffered: messages }) });
@@ -98,7 +108,9 @@ async function run(redisUrl: string, nodeCount: number, clients: number, message
   await probe.connect();
   await until(
     'every node on the channel',
-    async () => Number(((await probe.sendCommand(['PUBSUB', 'NUMSUB', 'switchboard:bench'])) as [string, number])[1]) >= nodeCount,
+    async () =>
+      Number(((await probe.sendCommand(['PUBSUB', 'NUMSUB', 'switchboard:bench'])) as [string, number])[1]) >=
+      nodeCount,
     10_000,
   );
   probe.destroy();
@@ -118,7 +130,15 @@ async function run(redisUrl: string, nodeCount: number, clients: number, message
     await n.wss.close();
     await n.hub.close();
   }
-  return { nodes: nodeCount, clients, messages, size, deliveries: received, ms, deliveriesPerSec: Math.round((received / ms) * 1000) };
+  return {
+    nodes: nodeCount,
+    clients,
+    messages,
+    size,
+    deliveries: received,
+    ms,
+    deliveriesPerSec: Math.round((received / ms) * 1000),
+  };
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<Result[]> {

@@ -82,7 +82,8 @@ export class MemoryHistory implements HistoryStore {
   append(topic: string, msg: HubMessage): number {
     const now = this.#now();
     let log = this.#logs.get(topic);
-    if (log) this.#logs.delete(topic); // re-inserted last: the Map stays in least-recently-written order
+    if (log)
+      this.#logs.delete(topic); // re-inserted last: the Map stays in least-recently-written order
     else log = { entries: [], head: 0, last: initialOffset(now) - 1 };
     this.#trim(log, now);
     const offset = ++log.last;
@@ -103,7 +104,10 @@ export class MemoryHistory implements HistoryStore {
 
   #trim(log: Log, now: number): void {
     const oldest = now - this.#maxAgeMs;
-    while (log.head < log.entries.length && (log.entries.length - log.head > this.#maxCount || log.entries[log.head]!.time < oldest)) {
+    while (
+      log.head < log.entries.length &&
+      (log.entries.length - log.head > this.#maxCount || log.entries[log.head]!.time < oldest)
+    ) {
       log.head++;
     }
     if (log.head > 64 && log.head * 2 > log.entries.length) {

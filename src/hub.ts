@@ -75,7 +75,9 @@ export class Hub {
     this.#history = options.history ?? null;
     this.#onAdapterError = options.onAdapterError ?? (() => {});
     this.#ready = this.#adapter
-      ? Promise.resolve(this.#adapter.start((topic, msg) => this.#deliver(topic, msg, undefined))).catch(this.#onAdapterError)
+      ? Promise.resolve(this.#adapter.start((topic, msg) => this.#deliver(topic, msg, undefined))).catch(
+          this.#onAdapterError,
+        )
       : Promise.resolve();
   }
 
@@ -93,7 +95,10 @@ export class Hub {
     if (!subs) {
       subs = new Set();
       this.#topics.set(topic, subs);
-      this.#adapterSubscribed.set(topic, this.#adapterCall((a) => a.subscribe(topic)));
+      this.#adapterSubscribed.set(
+        topic,
+        this.#adapterCall((a) => a.subscribe(topic)),
+      );
     }
     subs.add(conn);
     let mine = this.#byConn.get(conn);
@@ -154,7 +159,11 @@ export class Hub {
    * the message into what subscribers get. Offsets of a topic increase by one per message. Rejects (publishing
    * nothing) when the history cannot record, e.g. while its Redis is unreachable.
    */
-  async publishRecorded(topic: string, data: string | Buffer | Message, options: RecordOptions = {}): Promise<{ offset: number; delivered: number }> {
+  async publishRecorded(
+    topic: string,
+    data: string | Buffer | Message,
+    options: RecordOptions = {},
+  ): Promise<{ offset: number; delivered: number }> {
     const history = this.#history;
     if (!history) throw new TypeError('publishRecorded needs a Hub created with a history');
     const msg = toHubMessage(data, options.binary);

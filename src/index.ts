@@ -19,7 +19,15 @@ export type { OriginPolicy } from './handshake/server-handshake.js';
 export { CloseCode, Opcode } from './protocol/constants.js';
 export { type ServerEvents, type ServerOptions, WebSocketServer } from './server.js';
 export { closeChannel, openChannel, protocolErrorChannel, Stats } from './stats.js';
-export { Hub, type HubAdapter, type HubMessage, type HubOptions, type HubStats, type PublishOptions, type RecordOptions } from './hub.js';
+export {
+  Hub,
+  type HubAdapter,
+  type HubMessage,
+  type HubOptions,
+  type HubStats,
+  type PublishOptions,
+  type RecordOptions,
+} from './hub.js';
 export {
   type HistoryEntry,
   type HistoryStore,

@@ -22,6 +22,25 @@ const ui = {
 let wanted = null;
 let joined = null;
 
+/**
+ * Recovery: `since` is the room offset up to which every message was seen; a re-join after a reconnect sends it and
+ * the server answers with what was said meanwhile. Offsets seen above it are kept so repeats are dropped.
+ */
+let since = null;
+const seen = new Set();
+/** Messages that arrived between a (re-)join and its welcome. */
+let early = [];
+
+function fresh(offset) {
+  if (typeof offset !== 'number') return true; // not recorded (history unavailable): shown, not tracked
+  if ((since !== null && offset <= since) || seen.has(offset)) return false;
+  seen.add(offset);
+  if (since === null) since = offset - 1;
+  if (seen.size > 100) since = Math.min(...seen) - 1; // a hole that never filled: stop waiting for it
+  while (seen.delete(since + 1)) since++;
+  return true;
+}
+
 ui.name.value = sessionStorage.getItem('chat.name') ?? '';
 ui.room.value = sessionStorage.getItem('chat.room') ?? new URLSearchParams(location.search).get('room') ?? 'lobby';
 
@@ -33,20 +52,25 @@ const socket = reconnecting('/chat', {
     if (!open) setJoined(null);
   },
   onOpen() {
-    if (wanted) socket.send({ type: 'join', ...wanted });
+    early = [];
+    if (wanted) socket.send({ type: 'join', ...wanted, ...(since !== null && { since }) });
   },
   onMessage: handle,
 });
 
 function handle(event) {
   switch (event.type) {
-    case 'welcome':
+    case 'welcome': {
       setJoined({ room: event.room, name: event.name });
-      ui.messages.replaceChildren();
-      for (const entry of event.history) addMessage(entry);
-      addSystem(`You joined #${event.room} as ${event.name}.`);
+      const rejoin = event.gap !== undefined; // the answer to a join with `since`: what was said while away
+      if (!rejoin) ui.messages.replaceChildren();
+      for (const entry of [...event.history, ...early]) if (fresh(entry.offset)) addMessage(entry);
+      early = [];
+      if (event.gap) addSystem('Some messages from while you were away are no longer kept.');
+      addSystem(rejoin ? `Back in #${event.room}.` : `You joined #${event.room} as ${event.name}.`);
       setMembers(event.members);
       break;
+    }
     case 'presence':
       if (joined && event.room === joined.room) {
         setMembers(event.members);
@@ -55,7 +79,9 @@ function handle(event) {
       }
       break;
     case 'message':
-      if (joined && event.room === joined.room) addMessage(event);
+      if (joined && event.room === joined.room) {
+        if (fresh(event.offset)) addMessage(event);
+      } else if (wanted && event.room === wanted.room.toLowerCase()) early.push(event);
       break;
     case 'error':
       ui.error.textContent = event.message;
@@ -120,6 +146,9 @@ ui.joinForm.addEventListener('submit', (e) => {
   e.preventDefault();
   ui.error.textContent = '';
   wanted = { room: ui.room.value.trim(), name: ui.name.value.trim() };
+  since = null;
+  seen.clear();
+  early = [];
   sessionStorage.setItem('chat.name', wanted.name);
   sessionStorage.setItem('chat.room', wanted.room);
   socket.send({ type: 'join', ...wanted });

@@ -180,7 +180,11 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     this.#prefix = options.channelPrefix ?? DEFAULT_CHANNEL_PREFIX;
     this.#maxBuffered = positiveInt('maxBuffered', options.maxBuffered ?? DEFAULT_MAX_BUFFERED, 0);
     this.#maxBufferedBytes = positiveInt('maxBufferedBytes', options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 0);
-    this.#initialDelay = positiveInt('reconnect.initialDelay', options.reconnect?.initialDelay ?? DEFAULT_RECONNECT.initialDelay, 1);
+    this.#initialDelay = positiveInt(
+      'reconnect.initialDelay',
+      options.reconnect?.initialDelay ?? DEFAULT_RECONNECT.initialDelay,
+      1,
+    );
     this.#maxDelay = positiveInt('reconnect.maxDelay', options.reconnect?.maxDelay ?? DEFAULT_RECONNECT.maxDelay, 1);
     this.#connectTimeout = positiveInt('connectTimeout', options.connectTimeout ?? 2000, 1);
     let resolve!: () => void;
@@ -247,7 +251,11 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
   /** Sends at once when connected; otherwise buffers (bounded: the oldest is dropped on overflow). Never throws. */
   publish(topic: string, msg: HubMessage): void {
     if (this.#closed) return;
-    const entry: Pending = { seq: ++this.#seq, channel: this.channelOf(topic), envelope: encodeEnvelope(this.nodeId, this.#seq, msg) };
+    const entry: Pending = {
+      seq: ++this.#seq,
+      channel: this.channelOf(topic),
+      envelope: encodeEnvelope(this.nodeId, this.#seq, msg),
+    };
     // While older messages wait, newer ones queue behind them: each publisher's order holds across an outage.
     if (!this.#up || this.#buffer.length > 0) this.#enqueue(entry);
     else this.#send(entry);
@@ -326,7 +334,8 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     const pub = this.#pub;
     if (!pub?.isReady) {
       this.#onDown(new Error('redis connection not ready'));
-      return this.#enqueue(entry);
+      this.#enqueue(entry);
+      return;
     }
     pub.publish(entry.channel, entry.envelope).then(
       () => {
@@ -350,7 +359,10 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
       this.#bufferedBytes -= dropped.envelope.length;
       this.stats.overflowed++;
       if (redisOverflowChannel.hasSubscribers) {
-        redisOverflowChannel.publish({ nodeId: this.nodeId.toString('hex'), topic: dropped.channel.slice(this.#prefix.length) });
+        redisOverflowChannel.publish({
+          nodeId: this.nodeId.toString('hex'),
+          topic: dropped.channel.slice(this.#prefix.length),
+        });
       }
     }
     this.stats.buffered = buf.length;
@@ -404,7 +416,8 @@ export function redisAdapter(options: RedisAdapterOptions | string = {}): RedisA
 }
 
 function positiveInt(name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min) throw new RangeError(`${name} must be a whole number ≥ ${min}, got ${value}`);
+  if (!Number.isInteger(value) || value < min)
+    throw new RangeError(`${name} must be a whole number ≥ ${min}, got ${value}`);
   return value;
 }
 

@@ -292,11 +292,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     }
     let payload = typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
     let rsv1 = false;
+    const plain = payload;
     if (deflate && (options?.compress ?? payload.length >= deflate.threshold)) {
-      payload = deflate.compress(payload);
+      // Not into the context-takeover window until admitted: a dropped message must not be referred back to.
+      payload = deflate.compress(payload, false);
       rsv1 = true;
     }
     if (!this.#admit(payload.length)) return false;
+    if (rsv1) deflate!.commitSent(plain);
     this.#writeFrame(opcode, payload, true, rsv1);
     return true;
   }

@@ -138,11 +138,20 @@ export class PerMessageDeflate {
     return this.#sendWindow.length + this.#recvWindow.length;
   }
 
-  /** §7.2.1: the payload of a message to send with RSV1 set, sync-flush tail removed. */
-  compress(data: Buffer): Buffer {
+  /**
+   * §7.2.1: the payload of a message to send with RSV1 set, sync-flush tail removed. With `commit` false the message
+   * does not enter the window yet: call `commitSent(data)` once it is certain to be written, since a compressed
+   * message the peer never receives must not be referred back to (§7.2.3).
+   */
+  compress(data: Buffer, commit = true): Buffer {
     const payload = deflate(data, this.sendWindowBits, this.#cfg, this.#sendWindow);
-    if (this.#sendKeep > 0) this.#sendWindow = slide(this.#sendWindow, data, this.#sendKeep);
+    if (commit) this.commitSent(data);
     return payload;
+  }
+
+  /** Adds a message compressed with `compress(data, false)` to the sending window. */
+  commitSent(data: Buffer): void {
+    if (this.#sendKeep > 0) this.#sendWindow = slide(this.#sendWindow, data, this.#sendKeep);
   }
 
   /**

@@ -218,16 +218,14 @@ export class RawPeer {
       if (this.#isEnded) throw new Error('the client closed the TCP connection before sending another frame');
       const left = deadline - performance.now();
       if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for a client frame`);
-      await within(
-        new Promise<void>((resolve) => this.#waiters.push(resolve)),
-        left,
-        'a client frame',
-      );
+      await within(new Promise<void>((resolve) => this.#waiters.push(resolve)), left, 'a client frame');
     }
   }
 
   /** Reads data frames up to FIN and returns the message; control frames in between are returned in `controls`. */
-  async readMessage(ms = DEFAULT_WAIT): Promise<{ opcode: number; data: Buffer; frames: number; controls: ClientFrame[] }> {
+  async readMessage(
+    ms = DEFAULT_WAIT,
+  ): Promise<{ opcode: number; data: Buffer; frames: number; controls: ClientFrame[] }> {
     const parts: Buffer[] = [];
     const controls: ClientFrame[] = [];
     let opcode = -1;
@@ -252,7 +250,9 @@ export class RawPeer {
   }
 
   /** Reads frames up to a close frame (data and control frames before it are skipped) and decodes it. */
-  async readClose(ms = DEFAULT_WAIT): Promise<{ code: number | null; reason: string; payload: Buffer; skipped: number }> {
+  async readClose(
+    ms = DEFAULT_WAIT,
+  ): Promise<{ code: number | null; reason: string; payload: Buffer; skipped: number }> {
     let skipped = 0;
     for (;;) {
       const f = await this.readFrame(ms);
@@ -417,7 +417,9 @@ export class RawServer {
     const hook = this.#opts.handshake ?? (() => ({}));
     const reply = await hook(peer.request, peer);
     if (reply !== null && !peer.socket.destroyed) {
-      await peer.write(typeof reply === 'string' || Buffer.isBuffer(reply) ? reply : buildReply(peer.request, reply)).catch(() => {});
+      await peer
+        .write(typeof reply === 'string' || Buffer.isBuffer(reply) ? reply : buildReply(peer.request, reply))
+        .catch(() => {});
     }
     peer.startFrames(rest);
     peer.socket.resume();

@@ -35,7 +35,20 @@ export async function startRedisServer(t: TestContext | null): Promise<RedisServ
   const start = async (): Promise<void> => {
     const proc = spawn(
       REDIS_SERVER,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'],
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        dir,
+        '--loglevel',
+        'warning',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     child = proc;
@@ -94,7 +107,11 @@ export async function startRedisServer(t: TestContext | null): Promise<RedisServ
 }
 
 /** Polls `check` until it returns true, or fails after `timeoutMs` with `what`. */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -103,7 +120,12 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
 }
 
 /** Channels with at least `n` subscribers (PUBSUB NUMSUB), checked through a separate client. */
-export async function waitForSubscribers(redis: RedisServer, channel: string, n: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForSubscribers(
+  redis: RedisServer,
+  channel: string,
+  n: number,
+  timeoutMs = 10_000,
+): Promise<void> {
   await waitFor(
     `${n} subscriber(s) on ${channel}`,
     async () => {
@@ -124,7 +146,10 @@ async function freePort(): Promise<number> {
 }
 
 async function pingable(port: number): Promise<boolean> {
-  const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false, connectTimeout: 500 } });
+  const client = createClient({
+    url: `redis://127.0.0.1:${port}`,
+    socket: { reconnectStrategy: false, connectTimeout: 500 },
+  });
   client.on('error', () => {});
   try {
     await client.connect();

@@ -84,9 +84,7 @@ function pattern(n: number, seed = 1): Buffer {
 }
 function text(n: number): string {
   const chars = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  let s = '';
-  for (let i = 0; i < n; i++) s += chars[i % chars.length];
-  return s;
+  return chars.repeat(Math.ceil(n / chars.length)).slice(0, n);
 }
 
 const SIZES = [0, 125, 126, 127, 128, 65535, 65536, 1 << 20];
@@ -379,7 +377,10 @@ describe('client conformance: fragmentation (Autobahn 5.x)', () => {
     ],
     [
       'a new binary frame inside a fragmented text message',
-      [rawFrame({ opcode: OP.text, payload: 'a', fin: false }), rawFrame({ opcode: OP.binary, payload: 'b', fin: false })],
+      [
+        rawFrame({ opcode: OP.text, payload: 'a', fin: false }),
+        rawFrame({ opcode: OP.binary, payload: 'b', fin: false }),
+      ],
     ],
   ];
   for (const [name, frames] of bad) {
@@ -537,14 +538,19 @@ describe('client conformance: closing (Autobahn 7.x)', () => {
 
   it('fails with 1007 on a close reason that is not UTF-8 (7.5.1)', async (t) => {
     const s = await open(t);
-    await s.peer.send({ opcode: OP.close, payload: closeBody(1000, Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xff])) });
+    await s.peer.send({
+      opcode: OP.close,
+      payload: closeBody(1000, Buffer.from([0xce, 0xba, 0xe1, 0xbd, 0xb9, 0xff])),
+    });
     await expectFailure(s, 1007);
   });
 
   it('echoes every valid close code (7.7.x, 7.13)', async (t) => {
     const srv = await RawServer.start();
     t.after(() => srv.close());
-    for (const code of [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999]) {
+    for (const code of [
+      1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999,
+    ]) {
       const conn = await connect(srv.url());
       t.after(() => conn.terminate());
       const peer = await srv.nextPeer();
@@ -673,7 +679,11 @@ describe('client conformance: limits and large messages (Autobahn 9.x, 10.x)', (
       const frames: Buffer[] = [];
       for (let at = 0; at < total; at += size) {
         frames.push(
-          rawFrame({ opcode: at === 0 ? OP.text : OP.cont, payload: whole.slice(at, at + size), fin: at + size >= total }),
+          rawFrame({
+            opcode: at === 0 ? OP.text : OP.cont,
+            payload: whole.slice(at, at + size),
+            fin: at + size >= total,
+          }),
         );
       }
       await s.peer.write(Buffer.concat(frames));
@@ -705,7 +715,9 @@ describe('client conformance: limits and large messages (Autobahn 9.x, 10.x)', (
     echo(s.conn);
     const n = 10_000;
     const frames = Array.from({ length: n }, (_, i) =>
-      i % 2 === 0 ? rawFrame({ opcode: OP.text, payload: `msg ${i}` }) : rawFrame({ opcode: OP.binary, payload: `bin ${i}` }),
+      i % 2 === 0
+        ? rawFrame({ opcode: OP.text, payload: `msg ${i}` })
+        : rawFrame({ opcode: OP.binary, payload: `bin ${i}` }),
     );
     await s.peer.write(Buffer.concat(frames));
     for (let i = 0; i < n; i++) {
@@ -736,7 +748,11 @@ describe('client conformance: limits and large messages (Autobahn 9.x, 10.x)', (
 });
 
 describe('client handshake (RFC 6455 §4.1)', () => {
-  async function rejectWith(t: TestContext, reply: HandshakeReply, options: ConnectOptions = {}): Promise<HandshakeError> {
+  async function rejectWith(
+    t: TestContext,
+    reply: HandshakeReply,
+    options: ConnectOptions = {},
+  ): Promise<HandshakeError> {
     const srv = await RawServer.start({ handshake: () => reply });
     t.after(() => srv.close());
     const err = await connect(srv.url(), options).then(
@@ -805,7 +821,13 @@ describe('client handshake (RFC 6455 §4.1)', () => {
     for (const url of ['ftp://127.0.0.1/', 'ws://127.0.0.1/#frag', 'not a url', '', 'mailto:a@b.c']) {
       assert.throws(() => connect(url), TypeError, `connect(${JSON.stringify(url)})`);
     }
-    for (const name of ['Sec-WebSocket-Key', 'upgrade', 'Connection', 'sec-websocket-version', 'Sec-WebSocket-Protocol']) {
+    for (const name of [
+      'Sec-WebSocket-Key',
+      'upgrade',
+      'Connection',
+      'sec-websocket-version',
+      'Sec-WebSocket-Protocol',
+    ]) {
       assert.throws(() => connect('ws://127.0.0.1:1/', { headers: { [name]: 'x' } }), TypeError, name);
     }
     assert.throws(() => connect('ws://127.0.0.1:1/', { protocols: ['bad protocol'] }), TypeError);
@@ -820,12 +842,34 @@ describe('client handshake (RFC 6455 §4.1)', () => {
     ['a 101 with Upgrade: h2c', { upgrade: 'h2c' }, 101, /Upgrade/],
     ['a 101 without Connection', { connection: null }, 101, /Connection/],
     ['a 101 with Connection: keep-alive', { connection: 'keep-alive' }, 101, /Connection/],
-    ['a 101 with a wrong Sec-WebSocket-Accept', { accept: acceptFor('AAAAAAAAAAAAAAAAAAAAAA==') }, 101, /Sec-WebSocket-Accept is wrong/],
+    [
+      'a 101 with a wrong Sec-WebSocket-Accept',
+      { accept: acceptFor('AAAAAAAAAAAAAAAAAAAAAA==') },
+      101,
+      /Sec-WebSocket-Accept is wrong/,
+    ],
     ['a 101 without Sec-WebSocket-Accept', { accept: null }, 101, /Sec-WebSocket-Accept is missing/],
     ['a 101 selecting a subprotocol nobody offered', { protocol: 'evil' }, 101, /subprotocol "evil".*not offered/],
-    ['a 101 selecting a subprotocol that was not offered', { protocol: 'c' }, 101, /subprotocol "c"/, { protocols: ['a', 'b'] }],
-    ['a 101 selecting two subprotocols', { protocol: 'a, b' }, 101, /more than one subprotocol/, { protocols: ['a', 'b'] }],
-    ['a 101 enabling an extension that was not offered', { extensions: 'permessage-deflate' }, 101, /extension.*not offered/],
+    [
+      'a 101 selecting a subprotocol that was not offered',
+      { protocol: 'c' },
+      101,
+      /subprotocol "c"/,
+      { protocols: ['a', 'b'] },
+    ],
+    [
+      'a 101 selecting two subprotocols',
+      { protocol: 'a, b' },
+      101,
+      /more than one subprotocol/,
+      { protocols: ['a', 'b'] },
+    ],
+    [
+      'a 101 enabling an extension that was not offered',
+      { extensions: 'permessage-deflate' },
+      101,
+      /extension.*not offered/,
+    ],
     [
       'a 101 enabling an unknown extension instead of permessage-deflate',
       { extensions: 'x-webkit-deflate-frame' },
@@ -851,7 +895,9 @@ describe('client handshake (RFC 6455 §4.1)', () => {
   }
 
   it('negotiates permessage-deflate when the server accepts the offer', async (t) => {
-    const srv = await RawServer.start({ handshake: () => ({ extensions: 'permessage-deflate; client_max_window_bits=15' }) });
+    const srv = await RawServer.start({
+      handshake: () => ({ extensions: 'permessage-deflate; client_max_window_bits=15' }),
+    });
     t.after(() => srv.close());
     const conn = await connect(srv.url(), { compression: 'dedicated' });
     t.after(() => conn.terminate());
@@ -946,7 +992,10 @@ describe('client handshake (RFC 6455 §4.1)', () => {
       },
     });
     t.after(() => srv.close());
-    await assert.rejects(connect(srv.url()), (err: unknown) => err instanceof HandshakeError && err.code === 'ERR_HANDSHAKE');
+    await assert.rejects(
+      connect(srv.url()),
+      (err: unknown) => err instanceof HandshakeError && err.code === 'ERR_HANDSHAKE',
+    );
   });
 
   it('hands frames that arrive in the same packet as the 101 to the connection', async (t) => {
@@ -984,9 +1033,23 @@ describe('client over TLS (wss://)', () => {
     execFileSync(
       'openssl',
       [
-        'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-        '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-        '-keyout', keyPath, '-out', certPath,
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        '-keyout',
+        keyPath,
+        '-out',
+        certPath,
       ],
       { stdio: 'ignore' },
     );

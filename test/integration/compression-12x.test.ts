@@ -195,6 +195,63 @@ for (const mode of ['dedicated', 'shared'] as const) {
   });
 }
 
+describe('RFC 7692 §7.2.3 example payloads, byte for byte, against the demo /echo', () => {
+  let demo: DemoServer;
+  before(async () => {
+    demo = await startDemoServer({
+      host: '127.0.0.1',
+      port: 0,
+      maxMessageSize: 1024 * 1024,
+      compression: 'dedicated',
+      origins: [],
+      shutdownTimeout: 1000,
+    });
+  });
+  after(() => demo.close());
+
+  const hex = (h: string): Buffer => Buffer.from(h.replace(/\s/g, ''), 'hex');
+  for (const [section, fragments] of [
+    ['7.2.3.1 one frame', ['f2 48 cd c9 c9 07 00']],
+    ['7.2.3.1 two fragments', ['f2 48 cd', 'c9 c9 07 00']],
+    ['7.2.3.3 a stored (uncompressed) block', ['00 05 00 fa ff 48 65 6c 6c 6f 00']],
+    ['7.2.3.4 a block with BFINAL set', ['f3 48 cd c9 c9 07 00']],
+  ] as const) {
+    test(`§${section} → "Hello"`, async (t) => {
+      const peer = await DeflatePeer.open(demo.port);
+      t.after(() => peer.close());
+      const frames = fragments.map((f, i) =>
+        encodeFrame({
+          opcode: i === 0 ? Op.Text : Op.Continuation,
+          payload: hex(f),
+          fin: i === fragments.length - 1,
+          rsv: i === 0 ? 4 : 0,
+        }),
+      );
+      await peer.raw.sendRaw(Buffer.concat(frames));
+      await peer.expectEcho('Hello');
+    });
+  }
+
+  test('§7.2.3.2 sharing the LZ77 window: the second "Hello" is f2 00 11 00 00', async (t) => {
+    const peer = await DeflatePeer.open(demo.port);
+    t.after(() => peer.close());
+    await peer.sendPayload(hex('f2 48 cd c9 c9 07 00'), { type: 'text', rsv1: true });
+    await peer.expectEcho('Hello');
+    await peer.sendPayload(hex('f2 00 11 00 00'), { type: 'text', rsv1: true });
+    await peer.expectEcho('Hello');
+  });
+
+  test('§7.2.3.5 two DEFLATE blocks in one message (a sync flush inside it)', async (t) => {
+    const peer = await DeflatePeer.open(demo.port);
+    t.after(() => peer.close());
+    const first = await peer.compress(Buffer.from('He'));
+    const second = await peer.compress(Buffer.from('llo'));
+    // The first block keeps its 00 00 ff ff: only the message's final tail is removed (§7.2.1).
+    await peer.sendPayload(Buffer.concat([first, hex('00 00 ff ff'), second]), { type: 'text', rsv1: true });
+    await peer.expectEcho('Hello');
+  });
+});
+
 describe('per-message compression control on a server connection', () => {
   let wss: WebSocketServer;
   let port: number;

@@ -62,9 +62,9 @@ const SERVERS: ServerCase[] = [
   { name: "demo /echo, 'dedicated'", compression: 'dedicated', expect: (o) => expected(o, { shared: false, serverBits: 15, clientBits: 15 }) },
   { name: "demo /echo, 'shared'", compression: 'shared', expect: (o) => expected(o, { shared: true, serverBits: 15, clientBits: 15 }) },
   {
-    name: 'demo /echo, serverMaxWindowBits 10, clientMaxWindowBits 9',
-    compression: { mode: 'dedicated', serverMaxWindowBits: 10, clientMaxWindowBits: 9 },
-    expect: (o) => expected(o, { shared: false, serverBits: 10, clientBits: 9 }),
+    name: 'demo /echo, serverMaxWindowBits 10, clientMaxWindowBits 8',
+    compression: { mode: 'dedicated', serverMaxWindowBits: 10, clientMaxWindowBits: 8 },
+    expect: (o) => expected(o, { shared: false, serverBits: 10, clientBits: 8 }),
   },
 ];
 
@@ -165,6 +165,48 @@ describe('13.x offers the server must decline (§7: invalid offers are skipped, 
       } else {
         assert.equal(peer.agreement?.serverMaxWindowBits, accepted);
         await traffic(peer, accepted);
+      }
+    });
+  }
+});
+
+describe('/broadcast: one publish, each peer inflating with the window it negotiated', () => {
+  for (const mode of ['shared', 'dedicated'] as const) {
+    test(`'${mode}': peers with server_max_window_bits 8, 10 and 15 get every message intact`, async (t) => {
+      const demo = await startDemoServer({
+        host: '127.0.0.1',
+        port: 0,
+        maxMessageSize: 16 * 1024 * 1024,
+        compression: mode,
+        origins: [],
+        shutdownTimeout: 300,
+      });
+      const peers: DeflatePeer[] = [];
+      t.after(async () => {
+        for (const p of peers) p.close();
+        await demo.close();
+      });
+      for (const bits of [8, 10, 0]) {
+        const offer: OfferSpec = { clientMaxWindowBits: true };
+        if (bits) offer.serverMaxWindowBits = bits;
+        peers.push(await DeflatePeer.open(demo.port, { path: '/broadcast', offers: [offer] }));
+      }
+      assert.deepEqual(
+        peers.map((p) => [p.agreement?.serverMaxWindowBits, p.agreement?.serverNoContextTakeover]),
+        [
+          [8, mode === 'shared'],
+          [10, mode === 'shared'],
+          [15, mode === 'shared'],
+        ],
+      );
+      const rand = prng(77);
+      const messages = SIZES.map((size, i) => (i % 2 ? Buffer.from(textOfSize(size, rand)) : binaryOfSize(size, rand)));
+      for (const [i, data] of messages.entries()) await peers[i % 3]!.send(data, { type: i % 2 ? 'text' : 'binary' });
+      for (const peer of peers) {
+        for (const [i, data] of messages.entries()) {
+          const msg = await peer.expectEcho(data, i % 2 ? 'text' : 'binary');
+          assert.equal(msg.compressed, data.length >= 32);
+        }
       }
     });
   }

@@ -213,6 +213,7 @@ function nextMessage(conn: Connection): Promise<Message> {
 
 describe('connect() against a raw server compressing with real zlib streams', () => {
   for (const [extensions, clientBits, clientNoContext] of [
+    ['permessage-deflate; client_max_window_bits=8', 8, false],
     ['permessage-deflate; client_max_window_bits=9', 9, false],
     ['permessage-deflate; client_max_window_bits=12; server_max_window_bits=10', 12, false],
     ['permessage-deflate; client_no_context_takeover', 15, true],

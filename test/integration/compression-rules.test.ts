@@ -171,6 +171,14 @@ describe('decompression bombs against a WebSocketServer with maxMessageSize 1 Mi
     await peer.raw.expectClose(1009);
   });
 
+  test('an incompressible message of exactly maxMessageSize is accepted (deflate expands it a little)', async (t) => {
+    const peer = await open(t);
+    const data = randomBytes(MiB);
+    const wire = await peer.send(data);
+    assert.ok(wire.length > MiB, `compressed to ${wire.length} bytes`);
+    await peer.expectEcho(data);
+  });
+
   test('a 2 KiB frame inflating to 2 MiB → 1009 at once; the server serves the next client', async (t) => {
     const bomb = await zeroBomb(2 * MiB);
     assert.ok(bomb.length < 2100, `bomb is ${bomb.length} bytes`);
@@ -326,5 +334,48 @@ describe('switchboard serve in a child process', () => {
         await peer.expectEcho(data);
       }
     }
+  });
+});
+
+describe("context takeover and the slow-consumer policy 'drop'", () => {
+  // Regression: queue() compressed (and so added to the context-takeover window) a message that #admit() then dropped;
+  // the peer never saw it, so a later message referring back into it inflated to garbage or failed.
+  test('a dropped compressed message does not enter the sliding window', async (t) => {
+    const MAX = 1 * MiB;
+    const tail = randomBytes(16 * 1024);
+    const dropped = Buffer.concat([randomBytes(2 * MAX), tail]);
+    let queued: boolean | null = null;
+    const wss = new WebSocketServer({
+      compression: 'dedicated',
+      heartbeat: false,
+      onSlowConsumer: 'drop',
+      highWaterMark: 256 * 1024,
+      maxBufferedBytes: MAX,
+    });
+    wss.on('connection', (conn: Connection) => {
+      conn.on('message', (m) => {
+        if (m.data === 'fill') {
+          // 32 MiB uncompressed: more than loopback's kernel buffers take, so bytes stay queued in the socket.
+          conn.send(Buffer.alloc(32 * MiB), { compress: false });
+          queued = conn.queue(dropped);
+        } else if (m.data === 'tail') {
+          conn.send(tail);
+        }
+      });
+    });
+    const { port } = await wss.listen(0);
+    const peer = await DeflatePeer.open(port, { path: '/' });
+    t.after(async () => {
+      peer.close();
+      await wss.close();
+    });
+    await peer.send('fill', { compress: false });
+    const filler = await peer.nextMessage(20_000);
+    assert.equal(filler.data.length, 32 * MiB);
+    assert.equal(queued, false, 'the 2 MiB message is dropped: over maxBufferedBytes while bytes are queued');
+    await peer.send('tail', { compress: false });
+    const echo = await peer.nextMessage();
+    assert.equal(echo.compressed, true);
+    assert.ok(echo.data.equals(tail), 'the message after a dropped one inflates to what was sent');
   });
 });

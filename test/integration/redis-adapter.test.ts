@@ -1,6 +1,7 @@
 // The Redis adapter (src/adapters/redis.ts) on a real redis-server: cross-node delivery, no echo, per-publisher order,
 // binary safety, and channels joined only while a node has local subscribers.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { decodeEnvelope, encodeEnvelope, parseRedisUrl, RedisAdapter } from '../../src/adapters/redis.js';
@@ -27,8 +28,14 @@ describe('redis adapter', { skip }, () => {
     for (const c of [a1, a2, b1]) await c.received(4);
     for (const c of [a1, a2, b1]) {
       const got = text(c.messages);
-      assert.deepEqual(got.filter((m) => m.endsWith(' a')), ['from a', 'end a']);
-      assert.deepEqual(got.filter((m) => m.endsWith(' b')), ['from b', 'end b']);
+      assert.deepEqual(
+        got.filter((m) => m.endsWith(' a')),
+        ['from a', 'end a'],
+      );
+      assert.deepEqual(
+        got.filter((m) => m.endsWith(' b')),
+        ['from b', 'end b'],
+      );
       assert.equal(got.length, 4);
     }
     await waitUntil('echoes dropped', () => a.adapter.stats.echoesDropped === 2 && b.adapter.stats.echoesDropped === 2);
@@ -56,7 +63,11 @@ describe('redis adapter', { skip }, () => {
         ['b', b],
       ] as const) {
         // A tag byte, a big-endian index, then random bytes: NULs, 0xff, invalid UTF-8, CRLF, all included.
-        const payload = Buffer.concat([Buffer.from([name.charCodeAt(0)]), Buffer.alloc(4), randomBytes(i % 7 === 0 ? 70_000 : 1 + (i % 50))]);
+        const payload = Buffer.concat([
+          Buffer.from([name.charCodeAt(0)]),
+          Buffer.alloc(4),
+          randomBytes(i % 7 === 0 ? 70_000 : 1 + (i % 50)),
+        ]);
         payload.writeUInt32BE(i, 1);
         if (i === 3) payload.write('\r\n$-1\r\n*0\r\n\u0000', 5, 'latin1');
         sent.get(name)!.push(payload);
@@ -68,7 +79,9 @@ describe('redis adapter', { skip }, () => {
     await onC.received(2 * N + texts.length, 20_000);
     const got = onC.messages;
     for (const name of ['a', 'b']) {
-      const mine = got.filter((m) => m.type === 'binary' && m.data[0] === name.charCodeAt(0)).map((m) => m.data as Buffer);
+      const mine = got
+        .filter((m) => m.type === 'binary' && m.data[0] === name.charCodeAt(0))
+        .map((m) => m.data as Buffer);
       assert.equal(mine.length, N, `all of ${name}'s messages`);
       for (let i = 0; i < N; i++) assert.ok(mine[i]!.equals(sent.get(name)![i]!), `${name} #${i} in order and intact`);
     }
@@ -79,7 +92,8 @@ describe('redis adapter', { skip }, () => {
   it('subscribes a node to a channel only while it has local subscribers', async (t) => {
     const redis = await startRedisServer(t);
     const a = await startNode(t, redis.url);
-    const channels = async (): Promise<string[]> => ((await redis.command<string[]>(['PUBSUB', 'CHANNELS'])) ?? []).sort();
+    const channels = async (): Promise<string[]> =>
+      ((await redis.command<string[]>(['PUBSUB', 'CHANNELS'])) ?? []).sort();
     assert.deepEqual(await channels(), []);
     const first = await client(t, a, 'lobby');
     await waitUntil('lobby channel', async () => (await channels()).includes('switchboard:lobby'));
@@ -123,5 +137,18 @@ describe('redis adapter', { skip }, () => {
     assert.throws(() => new RedisAdapter({ url: 'nope' }), TypeError);
     assert.throws(() => new RedisAdapter({ maxBuffered: -1 }), RangeError);
     assert.equal(parseRedisUrl('redis://127.0.0.1:6379/2').port, '6379');
+  });
+
+  it('`switchboard serve --redis` with a bad URL says what is wrong and exits 2', () => {
+    const run = spawnSync(
+      process.execPath,
+      ['bin/switchboard.js', 'serve', '--port', '0', '--redis', 'http://127.0.0.1:6379'],
+      {
+        encoding: 'utf8',
+        timeout: 10_000,
+      },
+    );
+    assert.equal(run.status, 2);
+    assert.match(run.stderr, /--redis: unsupported scheme "http:"/);
   });
 });

@@ -32,7 +32,7 @@ describe('a 3-node cluster', { skip }, () => {
       nodes.push(node);
       t.after(() => node.close());
     }
-    const clients: Array<{ conn: Connection; got: Map<string, number[]> ; count: number }> = [];
+    const clients: Array<{ conn: Connection; got: Map<string, number[]>; count: number }> = [];
     for (let i = 0; i < CLIENTS; i++) {
       const node = nodes[i % NODES]!;
       const conn = await connect(`ws://127.0.0.1:${node.port}/broadcast`);
@@ -55,7 +55,7 @@ describe('a 3-node cluster', { skip }, () => {
     const started = Date.now();
     const senders = clients.slice(0, SENDERS);
     for (let k = 0; k < PER_SENDER; k++) {
-      senders.forEach((s, j) => s.conn.send(`s${j}:${k}`));
+      for (const [j, s] of senders.entries()) s.conn.send(`s${j}:${k}`);
     }
     const total = SENDERS * PER_SENDER;
     await waitUntil(

@@ -87,7 +87,10 @@ describe('redis faults', { skip }, () => {
     t.after(() => clearInterval(timer));
     await waitUntil('some of the stream across', () => onB.messages.length >= 20);
     await redis.restart();
-    await waitUntil('both nodes back', () => a.adapter.connected && b.adapter.connected && a.adapter.stats.reconnects >= 1);
+    await waitUntil(
+      'both nodes back',
+      () => a.adapter.connected && b.adapter.connected && a.adapter.stats.reconnects >= 1,
+    );
     await waitForSubscribers(redis, 'switchboard:live', 2);
     clearInterval(timer);
     const streamed = i;
@@ -97,9 +100,13 @@ describe('redis faults', { skip }, () => {
     assert.ok(maxBuffered <= 20, `buffer bound held (max ${maxBuffered})`);
     // A's own subscribers got the whole stream; B got an in-order, duplicate-free subsequence of it.
     await onA.received(streamed);
-    assert.deepEqual(text(onA.messages), Array.from({ length: streamed }, (_, k) => `s${k}`));
+    assert.deepEqual(
+      text(onA.messages),
+      Array.from({ length: streamed }, (_, k) => `s${k}`),
+    );
     const atB = text(onB.messages).map((m) => Number(m.slice(1)));
-    for (let k = 1; k < atB.length; k++) assert.ok(atB[k]! > atB[k - 1]!, `in order at ${k}: ${atB[k - 1]} then ${atB[k]}`);
+    for (let k = 1; k < atB.length; k++)
+      assert.ok(atB[k]! > atB[k - 1]!, `in order at ${k}: ${atB[k - 1]} then ${atB[k]}`);
 
     // After recovery: every message from both nodes reaches both nodes.
     for (let k = 0; k < 20; k++) {
