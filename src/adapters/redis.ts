@@ -17,6 +17,8 @@ export const DEFAULT_MAX_BUFFERED = 1000;
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_RECONNECT = { initialDelay: 50, maxDelay: 5000 } as const;
 export const DEFAULT_CHANNEL_PREFIX = 'switchboard:';
+/** How long close() waits for publishes in flight. */
+export const CLOSE_TIMEOUT = 1000;
 
 /** Published with `{ nodeId, error }` when the node loses Redis, and `{ nodeId, downtimeMs }` when it is back. */
 export const redisDownChannel = diagnosticsChannel('switchboard:redis:down');
@@ -77,6 +79,7 @@ interface RedisConn {
   on(event: 'error', fn: (err: Error) => void): unknown;
   on(event: 'ready' | 'end' | 'reconnecting', fn: () => void): unknown;
   connect(): Promise<unknown>;
+  close(): Promise<void>;
   destroy(): void;
   publish(channel: string, message: Buffer): Promise<number>;
   subscribe(channels: string[], listener: Listener, bufferMode: true): Promise<void>;
@@ -261,6 +264,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     else this.#send(entry);
   }
 
+  /** Lets publishes already sent complete (for at most `CLOSE_TIMEOUT` ms), then drops both connections. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -269,7 +273,20 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     this.#bufferedBytes = 0;
     this.stats.buffered = 0;
     this.#firstUp.resolve();
-    for (const conn of [this.#pub, this.#sub]) conn?.destroy();
+    await Promise.all(
+      [this.#pub, this.#sub].map(async (conn) => {
+        if (!conn) return;
+        if (conn.isReady) {
+          let timer: NodeJS.Timeout | undefined;
+          const timeout = new Promise<void>((resolve) => {
+            timer = setTimeout(resolve, CLOSE_TIMEOUT);
+          });
+          await Promise.race([conn.close().catch(() => {}), timeout]);
+          clearTimeout(timer);
+        }
+        conn.destroy();
+      }),
+    );
   }
 
   #client(): RedisConn {

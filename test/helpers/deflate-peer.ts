@@ -109,12 +109,21 @@ export function checkResponse(header: string, offers: readonly OfferSpec[]): Agr
   for (const p of rawParams) {
     const eq = p.indexOf('=');
     const key = (eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase();
-    const value = eq < 0 ? true : p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    const value =
+      eq < 0
+        ? true
+        : p
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, '$1');
     assert.ok(!params.has(key), `duplicate parameter ${key} in "${header}"`);
     assert.ok(
-      ['server_no_context_takeover', 'client_no_context_takeover', 'server_max_window_bits', 'client_max_window_bits'].includes(
-        key,
-      ),
+      [
+        'server_no_context_takeover',
+        'client_no_context_takeover',
+        'server_max_window_bits',
+        'client_max_window_bits',
+      ].includes(key),
       `unknown parameter ${key} in "${header}"`,
     );
     if (key.endsWith('_no_context_takeover')) assert.equal(value, true, `${key} must have no value`);
@@ -198,7 +207,8 @@ export class DeflatePeer {
     const raw = await RawPeer.dial(port);
     try {
       const headers: Record<string, string> = {};
-      if (offers !== null) headers['Sec-WebSocket-Extensions'] = typeof offers === 'string' ? offers : offerHeader(offers);
+      if (offers !== null)
+        headers['Sec-WebSocket-Extensions'] = typeof offers === 'string' ? offers : offerHeader(offers);
       const response = await raw.handshake({ path: options.path ?? '/echo', headers });
       assert.equal(response.status, 101, `handshake refused: ${response.statusLine}`);
       const header = response.headers['sec-websocket-extensions'];
@@ -241,7 +251,10 @@ export class DeflatePeer {
       this.#inflater?.close();
       // zlib checks distances against the window only beyond the current output chunk: 64-byte chunks make the check
       // bite for any reference more than 64 bytes past the agreed window, within a message as well as across them.
-      this.#inflater = createInflateRaw({ windowBits: a.serverMaxWindowBits, chunkSize: a.serverMaxWindowBits < 15 ? 64 : 16 * 1024 });
+      this.#inflater = createInflateRaw({
+        windowBits: a.serverMaxWindowBits,
+        chunkSize: a.serverMaxWindowBits < 15 ? 64 : 16 * 1024,
+      });
     }
     return collect(this.#inflater, Buffer.concat([payload, TAIL]), zc.Z_SYNC_FLUSH);
   }
@@ -252,7 +265,12 @@ export class DeflatePeer {
     const plain = typeof data === 'string' ? Buffer.from(data) : data;
     const compress = options.compress ?? true;
     const payload = compress ? await this.compress(plain) : plain;
-    await this.sendPayload(payload, { type, rsv1: compress, ...(options.fragment ? { fragment: options.fragment } : {}), ...(options.chop ? { chop: options.chop } : {}) });
+    await this.sendPayload(payload, {
+      type,
+      rsv1: compress,
+      ...(options.fragment ? { fragment: options.fragment } : {}),
+      ...(options.chop ? { chop: options.chop } : {}),
+    });
     return payload;
   }
 
@@ -286,7 +304,10 @@ export class DeflatePeer {
       assert.notEqual(first.opcode, Op.Close, `unexpected close ${closeText(first)}`);
       this.controls.push(first);
     }
-    assert.ok(first.opcode === Op.Text || first.opcode === Op.Binary, `expected a data frame, got opcode ${first.opcode}`);
+    assert.ok(
+      first.opcode === Op.Text || first.opcode === Op.Binary,
+      `expected a data frame, got opcode ${first.opcode}`,
+    );
     assert.equal(first.masked, false, 'server frames are never masked');
     assert.equal(first.rsv & 3, 0, 'RSV2/RSV3 must be clear');
     const compressed = (first.rsv & 4) !== 0;

@@ -5,7 +5,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startDemoServer } from '../../apps/demo-server.js';
 import { type CompressionOption, WebSocketServer } from '../../src/index.js';
-import { type Agreement, autobahnOffer, binaryOfSize, DeflatePeer, type OfferSpec, prng, textOfSize } from '../helpers/deflate-peer.js';
+import {
+  type Agreement,
+  autobahnOffer,
+  binaryOfSize,
+  DeflatePeer,
+  type OfferSpec,
+  offerHeader,
+  prng,
+  textOfSize,
+} from '../helpers/deflate-peer.js';
 
 /** Autobahn 13.1–13.7: (request server_no_context_takeover, requested server_max_window_bits; 0 = not requested). */
 const FAMILIES: Array<[name: string, tuples: Array<[boolean, number]>]> = [
@@ -45,7 +54,10 @@ interface ServerCase {
   expect(offer: OfferSpec): Agreement | null;
 }
 
-function expected(offer: OfferSpec, cfg: { shared: boolean; serverBits: number; clientBits: number }): Agreement | null {
+function expected(
+  offer: OfferSpec,
+  cfg: { shared: boolean; serverBits: number; clientBits: number },
+): Agreement | null {
   if (offer.clientMaxWindowBits === undefined && cfg.clientBits < 15) return null;
   return {
     serverNoContextTakeover: (offer.serverNoContextTakeover ?? false) || cfg.shared,
@@ -59,8 +71,16 @@ function expected(offer: OfferSpec, cfg: { shared: boolean; serverBits: number; 
 }
 
 const SERVERS: ServerCase[] = [
-  { name: "demo /echo, 'dedicated'", compression: 'dedicated', expect: (o) => expected(o, { shared: false, serverBits: 15, clientBits: 15 }) },
-  { name: "demo /echo, 'shared'", compression: 'shared', expect: (o) => expected(o, { shared: true, serverBits: 15, clientBits: 15 }) },
+  {
+    name: "demo /echo, 'dedicated'",
+    compression: 'dedicated',
+    expect: (o) => expected(o, { shared: false, serverBits: 15, clientBits: 15 }),
+  },
+  {
+    name: "demo /echo, 'shared'",
+    compression: 'shared',
+    expect: (o) => expected(o, { shared: true, serverBits: 15, clientBits: 15 }),
+  },
   {
     name: 'demo /echo, serverMaxWindowBits 10, clientMaxWindowBits 8',
     compression: { mode: 'dedicated', serverMaxWindowBits: 10, clientMaxWindowBits: 8 },
@@ -128,6 +148,38 @@ for (const server of SERVERS) {
     }
   });
 }
+
+describe("offers with client_max_window_bits values, against the demo /echo ('dedicated')", () => {
+  let port = 0;
+  let close: () => Promise<void>;
+  before(async () => {
+    const demo = await startDemoServer({
+      host: '127.0.0.1',
+      port: 0,
+      maxMessageSize: 16 * 1024 * 1024,
+      compression: 'dedicated',
+      origins: [],
+      shutdownTimeout: 1000,
+    });
+    port = demo.port;
+    close = demo.close;
+  });
+  after(() => close());
+
+  const OFFERS: OfferSpec[][] = [
+    [{ clientMaxWindowBits: 8 }],
+    [{ clientMaxWindowBits: 11, serverMaxWindowBits: 9, clientNoContextTakeover: true }],
+    [{ clientMaxWindowBits: 15, serverNoContextTakeover: true, serverMaxWindowBits: 12 }],
+  ];
+  for (const [i, offers] of OFFERS.entries()) {
+    test(offerHeader(offers), async (t) => {
+      const peer = await DeflatePeer.open(port, { offers });
+      t.after(() => peer.close());
+      assert.deepEqual(peer.agreement, SERVERS[0]!.expect(offers[0]!), `response: ${peer.extensionHeader}`);
+      await traffic(peer, 1400 + i);
+    });
+  }
+});
 
 describe('13.x offers the server must decline (§7: invalid offers are skipped, not failed)', () => {
   let wss: WebSocketServer;

@@ -69,7 +69,10 @@ async function echoAll(conn: Connection, messages: Array<string | Buffer>): Prom
 const CLIENT_MODES: Array<[string, CompressionOption]> = [
   ['dedicated', 'dedicated'],
   ['shared', 'shared'],
-  ['{ serverMaxWindowBits: 10, clientMaxWindowBits: 11 }', { mode: 'dedicated', serverMaxWindowBits: 10, clientMaxWindowBits: 11 }],
+  [
+    '{ serverMaxWindowBits: 10, clientMaxWindowBits: 11 }',
+    { mode: 'dedicated', serverMaxWindowBits: 10, clientMaxWindowBits: 11 },
+  ],
 ];
 
 describe('connect() with compression against our WebSocketServer', () => {
@@ -204,11 +207,7 @@ function zlibCall(stream: DeflateRaw | InflateRaw, input: Buffer): Promise<Buffe
 }
 
 function nextMessage(conn: Connection): Promise<Message> {
-  return within(
-    new Promise<Message>((resolve) => conn.once('message', resolve)),
-    5000,
-    'a message on the client',
-  );
+  return within(new Promise<Message>((resolve) => conn.once('message', resolve)), 5000, 'a message on the client');
 }
 
 describe('connect() against a raw server compressing with real zlib streams', () => {
@@ -247,7 +246,10 @@ describe('connect() against a raw server compressing with real zlib streams', ()
         const z = await zlibCall(deflate, data);
         const payload = z.subarray(0, z.length - 4);
         const got = nextMessage(conn);
-        if (i % 3 === 0 && payload.length > 2) {
+        if (i % 5 === 1) {
+          // Chopped delivery: the client reassembles a compressed frame from 7-byte reads.
+          await peer.writeChopped(rawFrame({ opcode: OP.binary, payload, rsv1: true }), 7);
+        } else if (i % 3 === 0 && payload.length > 2) {
           const cut = payload.length >> 1;
           await peer.write(
             Buffer.concat([
@@ -275,7 +277,11 @@ describe('connect() against a raw server compressing with real zlib streams', ()
       1002,
     ],
     ['RSV1 on a ping', [rawFrame({ opcode: OP.ping, payload: 'p', rsv1: true })], 1002],
-    ['corrupt deflate data', [rawFrame({ opcode: OP.binary, payload: Buffer.from([0xff, 0xfe, 0xfd]), rsv1: true })], 1007],
+    [
+      'corrupt deflate data',
+      [rawFrame({ opcode: OP.binary, payload: Buffer.from([0xff, 0xfe, 0xfd]), rsv1: true })],
+      1007,
+    ],
   ] as const) {
     test(`a server sending ${name} → the client closes with ${code}`, async (t) => {
       const { peer, conn } = await rawPair(t, 'permessage-deflate');
@@ -319,19 +325,43 @@ describe('connect() against a raw server compressing with real zlib streams', ()
 describe('connect() refuses a bad Sec-WebSocket-Extensions response with HandshakeError (status 101)', () => {
   const CASES: Array<[response: string, CompressionOption | false, RegExp]> = [
     ['permessage-deflate; foo=1', 'dedicated', /unknown parameter "foo"/],
-    ['permessage-deflate; server_max_window_bits=16', 'dedicated', /server_max_window_bits must be an integer in 8\.\.15, got "16"/],
+    [
+      'permessage-deflate; server_max_window_bits=16',
+      'dedicated',
+      /server_max_window_bits must be an integer in 8\.\.15, got "16"/,
+    ],
     ['permessage-deflate; server_max_window_bits=7', 'dedicated', /server_max_window_bits.*"7"/],
     ['permessage-deflate; server_max_window_bits', 'dedicated', /server_max_window_bits/],
     ['permessage-deflate; client_max_window_bits', 'dedicated', /client_max_window_bits must be an integer/],
     ['permessage-deflate; client_max_window_bits=abc', 'dedicated', /client_max_window_bits.*"abc"/],
-    ['permessage-deflate; server_no_context_takeover=1', 'dedicated', /server_no_context_takeover must not have a value/],
-    ['permessage-deflate; client_no_context_takeover; client_no_context_takeover', 'dedicated', /duplicate parameter client_no_context_takeover/],
+    [
+      'permessage-deflate; server_no_context_takeover=1',
+      'dedicated',
+      /server_no_context_takeover must not have a value/,
+    ],
+    [
+      'permessage-deflate; client_no_context_takeover; client_no_context_takeover',
+      'dedicated',
+      /duplicate parameter client_no_context_takeover/,
+    ],
     ['x-webkit-deflate-frame', 'dedicated', /"x-webkit-deflate-frame" was not offered/],
     ['permessage-deflate, permessage-deflate', 'dedicated', /2 extensions accepted/],
     ['permessage-deflate', 'shared', /server_no_context_takeover was requested but is missing/],
-    ['permessage-deflate; server_no_context_takeover', { serverMaxWindowBits: 10 }, /server_max_window_bits was requested but is missing/],
-    ['permessage-deflate; server_max_window_bits=12', { serverMaxWindowBits: 10 }, /server_max_window_bits=12 exceeds the requested 10/],
-    ['permessage-deflate; client_max_window_bits=12', { clientMaxWindowBits: 10 }, /client_max_window_bits=12 exceeds the offered 10/],
+    [
+      'permessage-deflate; server_no_context_takeover',
+      { serverMaxWindowBits: 10 },
+      /server_max_window_bits was requested but is missing/,
+    ],
+    [
+      'permessage-deflate; server_max_window_bits=12',
+      { serverMaxWindowBits: 10 },
+      /server_max_window_bits=12 exceeds the requested 10/,
+    ],
+    [
+      'permessage-deflate; client_max_window_bits=12',
+      { clientMaxWindowBits: 10 },
+      /client_max_window_bits=12 exceeds the offered 10/,
+    ],
     ['permessage-deflate', false, /extension that was not offered/],
   ];
   let server: RawServer;

@@ -105,7 +105,10 @@ describe("RSV1 rules and invalid compressed data on the demo /echo ('dedicated')
 
   for (const [name, make] of [
     ['invalid block type', () => Buffer.from([0xff, 0xff, 0xff, 0xff])],
-    ['a reference to a window the server never saw', () => rawDeflate(Buffer.from('0123456789abcdef'.repeat(8)), Buffer.from('0123456789abcdef'.repeat(8)))],
+    [
+      'a reference to a window the server never saw',
+      () => rawDeflate(Buffer.from('0123456789abcdef'.repeat(8)), Buffer.from('0123456789abcdef'.repeat(8))),
+    ],
     ['stored block with a wrong length complement', () => Buffer.from([0x00, 0x05, 0x00, 0x00, 0x00, 0x61, 0x62])],
   ] as const) {
     test(`corrupt deflate data (${name}) → 1007`, async (t) => {
@@ -129,7 +132,11 @@ describe("RSV1 rules and invalid compressed data on the demo /echo ('dedicated')
   test('a compressed text message that inflates to invalid UTF-8 → 1007, whole or fragmented', async (t) => {
     for (const fragment of [0, 1, 5]) {
       const peer = await open(t);
-      const bad = Buffer.concat([Buffer.from(textOfSize(300, prng(3))), Buffer.from([0xc3, 0x28]), Buffer.from('tail')]);
+      const bad = Buffer.concat([
+        Buffer.from(textOfSize(300, prng(3))),
+        Buffer.from([0xc3, 0x28]),
+        Buffer.from('tail'),
+      ]);
       await peer.send(bad, { type: 'text', ...(fragment ? { fragment } : {}) });
       await peer.raw.expectClose(1007);
     }
@@ -229,7 +236,9 @@ interface Serve {
 }
 
 async function serve(t: { after(fn: () => Promise<void>): void }, args: string[]): Promise<Serve> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--shutdown-timeout', '300', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--shutdown-timeout', '300', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stderr?.on('data', (c: Buffer) => {
@@ -258,7 +267,8 @@ async function serve(t: { after(fn: () => Promise<void>): void }, args: string[]
 
 function memory(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+  const kb = (name: string): number =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
   return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
@@ -272,7 +282,9 @@ const hasProc = (() => {
 })();
 
 describe('switchboard serve in a child process', () => {
-  test('bombs: four 256 MiB bombs at once → 1009 each, peak RSS grows < 64 MiB, next client served', { skip: !hasProc && 'needs /proc' }, async (t) => {
+  test('bombs: four 256 MiB bombs at once → 1009 each, peak RSS grows < 64 MiB, next client served', {
+    skip: !hasProc && 'needs /proc',
+  }, async (t) => {
     const server = await serve(t, ['--max-message-size', String(MiB), '--compression', 'dedicated']);
     const pid = server.child.pid!;
     // Warm up: one ordinary compressed exchange, so zlib and the JIT are in the baseline.

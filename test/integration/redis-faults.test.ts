@@ -21,11 +21,12 @@ describe('redis faults', { skip }, () => {
     const onB = await client(t, b, 'room');
     await waitForSubscribers(redis, 'switchboard:room', 2);
     const events: string[] = [];
-    const onDown = (): void => {
-      events.push('down');
+    const mine = (m: unknown): boolean => (m as { nodeId: string }).nodeId === a.adapter.nodeId.toString('hex');
+    const onDown = (m: unknown): void => {
+      if (mine(m)) events.push('down');
     };
-    const onUp = (): void => {
-      events.push('up');
+    const onUp = (m: unknown): void => {
+      if (mine(m)) events.push('up');
     };
     subscribe('switchboard:redis:down', onDown);
     subscribe('switchboard:redis:up', onUp);

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { before, describe, it, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { connect } from '../../src/client.js';
 import type { Connection } from '../../src/connection/connection.js';
 import type { Message } from '../../src/connection/types.js';
@@ -19,20 +19,25 @@ const PEERS = fileURLToPath(new URL('../../../test/interop/peers/', import.meta.
 const WAIT = 10_000;
 const RUN_LIMIT = 40_000;
 
-let pythonVersion = '';
+let probed: { version: string } | { error: string } | null = null;
 
+/** Fails the calling test (never skips it) when /usr/bin/python3 cannot import websockets; CI installs it. */
 function requirePythonWebsockets(): string {
-  const probe = spawnSync(PYTHON, ['-c', 'import websockets; print(websockets.__version__)'], {
-    encoding: 'utf8',
-    timeout: 20_000,
-  });
-  if (probe.error || probe.status !== 0) {
+  probed ??= (() => {
+    const probe = spawnSync(PYTHON, ['-c', 'import websockets; print(websockets.__version__)'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    if (probe.error || probe.status !== 0) return { error: probe.error?.message ?? probe.stderr.trim() };
+    return { version: probe.stdout.trim() };
+  })();
+  if ('error' in probed) {
     assert.fail(
       `Python interop needs ${PYTHON} with the websockets module (Debian/Ubuntu: apt-get install python3-websockets); ` +
-        `the probe failed: ${probe.error?.message ?? probe.stderr.trim()}`,
+        `the probe failed: ${probed.error}`,
     );
   }
-  return probe.stdout.trim();
+  return probed.version;
 }
 
 interface RunResult {
@@ -127,10 +132,6 @@ function extensionPattern(mode: CompressionOption): RegExp {
 }
 
 describe('Python websockets client → switchboard server', () => {
-  before(() => {
-    pythonVersion = requirePythonWebsockets();
-  });
-
   const cases: Array<[CompressionOption, 'deflate' | 'none']> = [
     [false, 'deflate'],
     ['dedicated', 'deflate'],
@@ -139,6 +140,7 @@ describe('Python websockets client → switchboard server', () => {
   ];
   for (const [mode, theirs] of cases) {
     it(`our server (compression ${mode}) ↔ Python client (compression ${theirs}): sizes, fragments, 150 messages, 16 MiB, ping, close`, async (t) => {
+      requirePythonWebsockets();
       const wss = new WebSocketServer({ origins: '*', heartbeat: false, compression: mode, protocols: ['chat.v1'] });
       const conns: Connection[] = [];
       wss.on('connection', (conn) => {
@@ -179,12 +181,9 @@ describe('Python websockets client → switchboard server', () => {
 });
 
 describe('switchboard client → Python websockets server', () => {
-  before(() => {
-    pythonVersion = requirePythonWebsockets();
-  });
-
   for (const mode of [false, 'dedicated', 'shared'] as const) {
     it(`our client (compression ${mode}) ↔ Python server: sizes, fragments, 150 messages, large, ping, close 4001`, async (t) => {
+      requirePythonWebsockets();
       const port = await startPythonServer(t, 'deflate');
       const conn = await connect(`ws://127.0.0.1:${port}/echo`, { compression: mode, protocols: ['chat.v1', 'other'] });
       t.after(() => conn.terminate());
@@ -238,6 +237,7 @@ describe('switchboard client → Python websockets server', () => {
   }
 
   it('reports a close the Python server starts (4002 "server bye")', async (t) => {
+    requirePythonWebsockets();
     const port = await startPythonServer(t, 'none');
     const conn = await connect(`ws://127.0.0.1:${port}/echo`);
     t.after(() => conn.terminate());
@@ -246,6 +246,7 @@ describe('switchboard client → Python websockets server', () => {
   });
 
   it('rejects with a HandshakeError (status 403) when the Python server refuses the request', async (t) => {
+    requirePythonWebsockets();
     const port = await startPythonServer(t, 'none');
     await assert.rejects(connect(`ws://127.0.0.1:${port}/forbidden`), (err: unknown) => {
       assert.ok(err instanceof HandshakeError);
@@ -254,7 +255,7 @@ describe('switchboard client → Python websockets server', () => {
     });
   });
 
-  it(`runs against the installed websockets module`, () => {
-    assert.match(pythonVersion, /^\d+\.\d+/, 'websockets reports a version');
+  it('runs against the installed websockets module (version reported)', () => {
+    assert.match(requirePythonWebsockets(), /^\d+\.\d+/);
   });
 });
