@@ -46,35 +46,6 @@ export type ChatEvent =
   | ({ type: 'message'; room: string } & ChatEntry)
   | { type: 'error'; message: string };
 
-/**
- * The recent messages of each room, for late joiners. Kept behind this small interface so the hub's own history and
- * recovery can replace it.
- */
-export interface RecentHistory {
-  append(room: string, entry: ChatEntry): void;
-  recent(room: string): ChatEntry[];
-}
-
-export function memoryHistory(
-  perRoom: number = CHAT_LIMITS.historyPerRoom,
-  rooms: number = CHAT_LIMITS.historyRooms,
-): RecentHistory {
-  const byRoom = new Map<string, ChatEntry[]>();
-  return {
-    append(room, entry) {
-      const list = byRoom.get(room) ?? [];
-      byRoom.delete(room); // re-inserted last: the Map's order is least recently used first
-      list.push(entry);
-      if (list.length > perRoom) list.splice(0, list.length - perRoom);
-      byRoom.set(room, list);
-      if (byRoom.size > rooms) byRoom.delete(byRoom.keys().next().value!);
-    },
-    recent(room) {
-      return [...(byRoom.get(room) ?? [])];
-    },
-  };
-}
-
 export class ChatError extends Error {}
 
 /** A recorded chat message as a history entry (what `say` recorded: the ChatEntry JSON). */

@@ -96,7 +96,8 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
       return;
     }
-    const endpoint = path === '/echo' ? echo : path === '/broadcast' ? broadcast : path === '/chat' ? chat.server : null;
+    const endpoint =
+      path === '/echo' ? echo : path === '/broadcast' ? broadcast : path === '/chat' ? chat.server : null;
     if (endpoint) {
       endpoint.handleRequest(req, res);
       return;

@@ -107,7 +107,9 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
     options.signal?.addEventListener('abort', onAbort, { once: true });
 
     req = (secure ? httpsRequest : httpRequest)(requestOptions);
-    req.on('error', (err) => fail(new HandshakeError(`connection failed: ${err.message}`, 0, 'ERR_HANDSHAKE', { cause: err })));
+    req.on('error', (err) =>
+      fail(new HandshakeError(`connection failed: ${err.message}`, 0, 'ERR_HANDSHAKE', { cause: err })),
+    );
     req.on('response', (res: IncomingMessage) => {
       res.resume();
       // node reports a 101 that lacks "Upgrade: websocket" or "Connection: Upgrade" as a plain response: name the
@@ -119,7 +121,12 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
           if (err instanceof HandshakeError) return fail(err);
         }
       }
-      fail(new HandshakeError(`server answered ${res.statusCode} ${res.statusMessage ?? ''} instead of 101`.trim(), res.statusCode ?? 0));
+      fail(
+        new HandshakeError(
+          `server answered ${res.statusCode} ${res.statusMessage ?? ''} instead of 101`.trim(),
+          res.statusCode ?? 0,
+        ),
+      );
     });
     req.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
       if (settled) {
@@ -132,7 +139,11 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
       try {
         protocol = checkUpgradeResponse(res.headers, key, protocols);
         if (extensions) {
-          if (!compression) throw new HandshakeError('invalid handshake response: server enabled an extension that was not offered', 101);
+          if (!compression)
+            throw new HandshakeError(
+              'invalid handshake response: server enabled an extension that was not offered',
+              101,
+            );
           deflate = new PerMessageDeflate(acceptServerResponse(extensions, compression), 'client', compression);
         }
       } catch (err) {

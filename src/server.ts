@@ -1,7 +1,13 @@
 // WebSocketServer: accepts upgrades (RFC 6455 §4.2) from node:http/https servers, tracks its connections, and shuts
 // down gracefully with 1001 (§7.4.1 "going away").
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse, STATUS_CODES } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -10,7 +16,12 @@ import { Connection } from './connection/connection.js';
 import { Heartbeat, type HeartbeatOptions } from './connection/heartbeat.js';
 import { resolveLimits } from './connection/limits.js';
 import type { ConnectionLimits } from './connection/types.js';
-import { type CompressionOption, negotiateServer, PerMessageDeflate, resolveCompression } from './extensions/permessage-deflate.js';
+import {
+  type CompressionOption,
+  negotiateServer,
+  PerMessageDeflate,
+  resolveCompression,
+} from './extensions/permessage-deflate.js';
 import {
   acceptResponse,
   checkUpgradeRequest,
@@ -139,7 +150,11 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     this.stats.handshakeFailures++;
     res.shouldKeepAlive = false;
     res
-      .writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close', ...(verdict.ok ? {} : verdict.headers) })
+      .writeHead(status, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        Connection: 'close',
+        ...(verdict.ok ? {} : verdict.headers),
+      })
       .end(`${message}\n`);
   }
 
@@ -168,7 +183,9 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const complete = (): void => {
       if (socket.destroyed) return;
       const protocol = selectProtocol(this.#protocols, verdict.offeredProtocols);
-      const negotiated = this.#compression ? negotiateServer(req.headers['sec-websocket-extensions'], this.#compression) : null;
+      const negotiated = this.#compression
+        ? negotiateServer(req.headers['sec-websocket-extensions'], this.#compression)
+        : null;
       socket.write(acceptResponse(verdict.key, protocol, negotiated?.response ?? ''));
       socket.off('error', destroyOnError);
       this.#open(socket, head, protocol, negotiated, req);
@@ -199,7 +216,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const tcp = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
     tcp.setNoDelay?.(true);
     tcp.setTimeout?.(0);
-    const deflate = negotiated && this.#compression ? new PerMessageDeflate(negotiated.params, 'server', this.#compression) : null;
+    const deflate =
+      negotiated && this.#compression ? new PerMessageDeflate(negotiated.params, 'server', this.#compression) : null;
     const conn = new Connection(
       socket,
       {

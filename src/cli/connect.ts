@@ -44,7 +44,11 @@ export async function runConnect(argv: string[]): Promise<number> {
   };
   out(`connected${conn.protocol ? ` (protocol ${conn.protocol})` : ''}; type a line to send it, Ctrl-D to close`);
   conn.on('message', (msg) => {
-    out(msg.type === 'text' ? `< ${msg.data}` : `< [binary ${msg.data.length} bytes] ${msg.data.subarray(0, 64).toString('hex')}`);
+    out(
+      msg.type === 'text'
+        ? `< ${msg.data}`
+        : `< [binary ${msg.data.length} bytes] ${msg.data.subarray(0, 64).toString('hex')}`,
+    );
   });
   const rl = createInterface({ input: process.stdin, terminal: false });
   rl.on('line', (line) => conn.send(line));

@@ -40,7 +40,13 @@ export async function main(argv: string[]): Promise<number | undefined> {
 }
 
 /** Parses a whole, non-negative number flag, naming the flag when it is not one. */
-export function intFlag(name: string, value: string | undefined, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+export function intFlag(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
   const n = Number(value);
@@ -48,7 +54,10 @@ export function intFlag(name: string, value: string | undefined, fallback: numbe
   return n;
 }
 
-export function compressionFlag(value: string | undefined, fallback: 'dedicated' | 'shared' | false): 'dedicated' | 'shared' | false {
+export function compressionFlag(
+  value: string | undefined,
+  fallback: 'dedicated' | 'shared' | false,
+): 'dedicated' | 'shared' | false {
   if (value === undefined) return fallback;
   if (value === 'off') return false;
   if (value === 'dedicated' || value === 'shared') return value;

@@ -7,14 +7,28 @@ import { ProtocolError, WebSocketError } from '../errors.js';
 import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { decodeClosePayload, encodeClosePayload } from '../protocol/close-payload.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
-import { COPY_THRESHOLD, encodeFrame, encodeTextFrame, headerLength, nextMaskKey, writeHeader } from '../protocol/frame-encoder.js';
+import {
+  COPY_THRESHOLD,
+  encodeFrame,
+  encodeTextFrame,
+  headerLength,
+  nextMaskKey,
+  writeHeader,
+} from '../protocol/frame-encoder.js';
 import { FrameParser, type FrameSink } from '../protocol/frame-parser.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { closeChannel, openChannel, protocolErrorChannel, type Stats } from '../stats.js';
 import { positiveInt } from './limits.js';
 import { MessageIterator } from './message-iterator.js';
 import { type IncomingStream, MessageReader, MessageWriter } from './streams.js';
-import { type CloseInfo, type ConnectionOptions, type Message, type MessageType, ReadyState, type SendOptions } from './types.js';
+import {
+  type CloseInfo,
+  type ConnectionOptions,
+  type Message,
+  type MessageType,
+  ReadyState,
+  type SendOptions,
+} from './types.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -348,7 +362,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
 
   /** Resolves once every byte queued before the call has reached the kernel; rejects if the connection closes first. */
   drained(): Promise<void> {
-    if (this.#state === ReadyState.Closed) return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
+    if (this.#state === ReadyState.Closed)
+      return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
     if (this.#socket.writableLength === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter = { resolve, reject };
@@ -374,7 +389,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
    */
   nextReader(options: { maxSize?: number } = {}): Promise<MessageReader> {
     const maxSize = options.maxSize === undefined ? null : positiveInt('maxSize', options.maxSize, 0);
-    if (this.#state === ReadyState.Closed) return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
+    if (this.#state === ReadyState.Closed)
+      return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
     return new Promise((resolve) => {
       this.#readers.push({ claim: resolve, maxSize });
       // The limit must be in place before the message's first header is parsed: the parser checks it there.
@@ -430,7 +446,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#state === ReadyState.Closed) return;
     this.#parser.stop();
     if (this.#stats && code !== CloseCode.PolicyViolation) this.#stats.protocolErrors++;
-    if (protocolErrorChannel.hasSubscribers) protocolErrorChannel.publish({ connection: this, closeCode: code, message });
+    if (protocolErrorChannel.hasSubscribers)
+      protocolErrorChannel.publish({ connection: this, closeCode: code, message });
     if (!this.#sentClose) {
       this.#closeCode = code;
       this.#closeReason = message;

@@ -10,7 +10,9 @@ export function isValidKey(key: string | undefined): key is string {
 }
 
 export function acceptKey(key: string): string {
-  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + WEBSOCKET_GUID)
+    .digest('base64');
 }
 
 export function generateKey(): string {

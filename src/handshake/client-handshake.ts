@@ -33,6 +33,7 @@ export function checkUpgradeResponse(
   const chosen = splitList(headers['sec-websocket-protocol']);
   if (chosen.length > 1) fail('server selected more than one subprotocol');
   const protocol = chosen[0] ?? '';
-  if (protocol && !offeredProtocols.includes(protocol)) fail(`server selected subprotocol "${protocol}", which was not offered`);
+  if (protocol && !offeredProtocols.includes(protocol))
+    fail(`server selected subprotocol "${protocol}", which was not offered`);
   return protocol;
 }

@@ -18,12 +18,20 @@ export type HandshakeVerdict =
 
 /** §4.2.1: what makes a request a valid WebSocket opening handshake, in the RFC's order. */
 export function checkUpgradeRequest(req: UpgradeRequest): HandshakeVerdict {
-  if (req.method !== 'GET') return { ok: false, status: 405, message: 'the opening handshake must be a GET request', headers: { Allow: 'GET' } };
+  if (req.method !== 'GET')
+    return {
+      ok: false,
+      status: 405,
+      message: 'the opening handshake must be a GET request',
+      headers: { Allow: 'GET' },
+    };
   const [major = 0, minor = 0] = req.httpVersion.split('.').map(Number);
-  if (major < 1 || (major === 1 && minor < 1)) return { ok: false, status: 400, message: 'HTTP/1.1 or later is required' };
+  if (major < 1 || (major === 1 && minor < 1))
+    return { ok: false, status: 400, message: 'HTTP/1.1 or later is required' };
   const h = req.headers;
   if (!listHasToken(h.upgrade, 'websocket')) return { ok: false, status: 400, message: 'missing "Upgrade: websocket"' };
-  if (!listHasToken(h.connection, 'upgrade')) return { ok: false, status: 400, message: 'missing "Connection: Upgrade"' };
+  if (!listHasToken(h.connection, 'upgrade'))
+    return { ok: false, status: 400, message: 'missing "Connection: Upgrade"' };
   // §4.4: an unknown version gets 426 and the versions we speak, so the client can retry.
   if (h['sec-websocket-version'] !== '13') {
     return {

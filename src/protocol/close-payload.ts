@@ -2,7 +2,9 @@
 import { CloseCode, MAX_CLOSE_REASON } from './constants.js';
 import { isValidUtf8 } from './utf8.js';
 
-export type DecodedClose = { ok: true; code: number; reason: string } | { ok: false; closeCode: CloseCode; message: string };
+export type DecodedClose =
+  | { ok: true; code: number; reason: string }
+  | { ok: false; closeCode: CloseCode; message: string };
 
 /**
  * §7.4.1/§7.4.2 and the IANA registry: 1000–1003 and 1007–1014 are defined for the wire; 1004 is reserved, 1005/1006/
@@ -16,7 +18,8 @@ export function isValidWireCloseCode(code: number): boolean {
 export function decodeClosePayload(payload: Buffer): DecodedClose {
   if (payload.length === 0) return { ok: true, code: CloseCode.NoStatus, reason: '' };
   // §5.5.1: if there is a body, its first two bytes are the code, so one byte alone is malformed.
-  if (payload.length === 1) return { ok: false, closeCode: CloseCode.ProtocolError, message: 'close payload of 1 byte' };
+  if (payload.length === 1)
+    return { ok: false, closeCode: CloseCode.ProtocolError, message: 'close payload of 1 byte' };
   const code = payload.readUInt16BE(0);
   if (!isValidWireCloseCode(code)) {
     return { ok: false, closeCode: CloseCode.ProtocolError, message: `invalid close code ${code}` };

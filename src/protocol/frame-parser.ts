@@ -131,16 +131,20 @@ export class FrameParser {
     this.#maskKey = masked ? header.subarray(at, at + 4) : null;
 
     if (opcode >= 0x8) {
-      if (opcode > Opcode.Pong) return this.#fail(CloseCode.ProtocolError, `reserved control opcode 0x${opcode.toString(16)}`);
+      if (opcode > Opcode.Pong)
+        return this.#fail(CloseCode.ProtocolError, `reserved control opcode 0x${opcode.toString(16)}`);
       // §5.5: control frames are never fragmented and carry at most 125 bytes.
       if (!fin) return this.#fail(CloseCode.ProtocolError, 'fragmented control frame');
-      if (length > MAX_CONTROL_PAYLOAD) return this.#fail(CloseCode.ProtocolError, 'control frame payload over 125 bytes');
+      if (length > MAX_CONTROL_PAYLOAD)
+        return this.#fail(CloseCode.ProtocolError, 'control frame payload over 125 bytes');
       if (rsv1) return this.#fail(CloseCode.ProtocolError, 'RSV1 set on a control frame');
     } else {
-      if (opcode > Opcode.Binary) return this.#fail(CloseCode.ProtocolError, `reserved data opcode 0x${opcode.toString(16)}`);
+      if (opcode > Opcode.Binary)
+        return this.#fail(CloseCode.ProtocolError, `reserved data opcode 0x${opcode.toString(16)}`);
       if (opcode === Opcode.Continuation) {
         // §5.4: a continuation frame only continues a message whose first frame had FIN clear.
-        if (!this.#inMessage) return this.#fail(CloseCode.ProtocolError, 'continuation frame without a message to continue');
+        if (!this.#inMessage)
+          return this.#fail(CloseCode.ProtocolError, 'continuation frame without a message to continue');
         // RFC 7692 §6.1: RSV1 marks the first frame of a compressed message only.
         if (rsv1) return this.#fail(CloseCode.ProtocolError, 'RSV1 set on a continuation frame');
       } else {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { CHAT_LIMITS, memoryHistory } from '../../apps/chat.js';
+import { CHAT_LIMITS } from '../../apps/chat.js';
 import { type DemoServer, startDemoServer } from '../../apps/demo-server.js';
 import { safeName } from '../../apps/static.js';
 import { type Connection, connect, HandshakeError } from '../../src/index.js';
@@ -188,21 +188,6 @@ describe('demo apps', () => {
     for (let i = 0; i < 40; i++) conn.send(JSON.stringify({ type: 'say', text: `m${i}` }));
     const err = await box.next((m) => m.type === 'error');
     assert.match(String(err.message), /too many messages/);
-  });
-
-  test('the recent history is bounded per room and in rooms', () => {
-    const h = memoryHistory(3, 2);
-    for (let i = 0; i < 5; i++) h.append('a', { name: 'n', text: `t${i}`, ts: i });
-    assert.deepEqual(
-      h.recent('a').map((e) => e.text),
-      ['t2', 't3', 't4'],
-    );
-    h.append('b', { name: 'n', text: 'b', ts: 0 });
-    h.append('a', { name: 'n', text: 't5', ts: 5 }); // 'a' is now the most recently used
-    h.append('c', { name: 'n', text: 'c', ts: 0 }); // evicts 'b'
-    assert.deepEqual(h.recent('b'), []);
-    assert.equal(h.recent('a').length, 3);
-    assert.equal(h.recent('c').length, 1);
   });
 
   test('the dashboard sends its backlog, then a sample per interval with counters and prices', async () => {
