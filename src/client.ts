@@ -156,7 +156,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
       (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       const conn = new Connection(
         socket,
-        { ...limits, role: 'client', protocol, extensions, deflate, clock },
+        { limits, role: 'client', protocol, extensions, deflate, clock },
         head,
         options.stats ?? new Stats(),
       );

@@ -78,6 +78,10 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   readonly #clock: Clock;
   readonly #options: ServerOptions;
   #closing: Promise<void> | null = null;
+  readonly #forget = (conn: Connection): void => {
+    this.clients.delete(conn);
+    this.#heartbeat?.delete(conn);
+  };
   #ownServer: HttpServer | null = null;
   #attached: Array<HttpServer | HttpsServer> = [];
 
@@ -221,7 +225,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const conn = new Connection(
       socket,
       {
-        ...this.#limits,
+        limits: this.#limits,
         role: 'server',
         protocol,
         extensions: negotiated?.response ?? '',
@@ -230,13 +234,10 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       },
       head,
       this.stats,
+      this.#forget,
     );
     this.clients.add(conn);
     this.#heartbeat?.add(conn);
-    conn.closed.then(() => {
-      this.clients.delete(conn);
-      this.#heartbeat?.delete(conn);
-    });
     this.emit('connection', conn, req);
   }
 

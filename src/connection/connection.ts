@@ -20,9 +20,11 @@ import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { closeChannel, openChannel, protocolErrorChannel, type Stats } from '../stats.js';
 import { positiveInt } from './limits.js';
 import { MessageIterator } from './message-iterator.js';
+import { type TickCorked, uncorkAtEndOfTick } from './write-batch.js';
 import { type IncomingStream, MessageReader, MessageWriter } from './streams.js';
 import {
   type CloseInfo,
+  type ConnectionLimits,
   type ConnectionOptions,
   type Message,
   type MessageType,
@@ -42,26 +44,28 @@ export interface ConnectionEvents {
   error: [Error];
 }
 
-export class Connection extends EventEmitter<ConnectionEvents> implements FrameSink {
+export class Connection extends EventEmitter<ConnectionEvents> implements FrameSink, TickCorked {
   readonly role: 'server' | 'client';
   /** The negotiated subprotocol, '' when none. */
   readonly protocol: string;
   /** The negotiated Sec-WebSocket-Extensions value, '' when none. */
   readonly extensions: string;
-  /** Resolves once the connection is closed, however that happened. */
-  readonly closed: Promise<CloseInfo>;
   /** Bytes read since open; the heartbeat watches it change instead of stamping time on every read. */
   readCount = 0;
 
   readonly #socket: SocketLike;
   readonly #parser: FrameParser;
-  readonly #opts: ConnectionOptions;
+  readonly #limits: ConnectionLimits;
   readonly #clock: Clock;
   readonly #deflate: PerMessageDeflate | null;
   readonly #mask: boolean;
   #stats: Stats | null = null;
   #state: ReadyState = ReadyState.Open;
-  #resolveClosed!: (info: CloseInfo) => void;
+  // `closed` is made on first use: most connections never ask, and a promise per idle connection is memory.
+  #closedPromise: Promise<CloseInfo> | null = null;
+  #resolveClosed: ((info: CloseInfo) => void) | null = null;
+  #closeInfo: CloseInfo | null = null;
+  readonly #onClosed: ((conn: Connection) => void) | null;
 
   // Incoming message being assembled
   #msgType: MessageType = 'binary';
@@ -73,7 +77,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   #validator: Utf8Validator | null = null;
   #validating = false;
   #stream: IncomingStream | null = null;
-  #readers: Array<{ claim: (reader: MessageReader) => void; maxSize: number | null }> = [];
+  #readers: Array<{ claim: (reader: MessageReader) => void; maxSize: number | null }> | null = null;
 
   // Close handshake
   #sentClose = false;
@@ -81,16 +85,27 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   #closeCode: number = CloseCode.Abnormal;
   #closeReason = '';
   #closeTimer: unknown = null;
-  #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> | null = null;
+
+  #reading = false;
+  #readWrites = 0;
+  #tickCorked = false;
 
   // A streaming writer owns the data channel until it ends (§5.4: no interleaving inside a fragmented message).
   #writer: MessageWriter | null = null;
-  #deferred: Array<() => void> = [];
+  #deferred: Array<() => void> | null = null;
 
-  constructor(socket: Duplex, options: ConnectionOptions, head: Buffer = EMPTY, stats: Stats | null = null) {
+  /** `onClosed` lets an owner (the server) forget the connection without a listener or promise per connection. */
+  constructor(
+    socket: Duplex,
+    options: ConnectionOptions,
+    head: Buffer = EMPTY,
+    stats: Stats | null = null,
+    onClosed: ((conn: Connection) => void) | null = null,
+  ) {
     super();
     this.#socket = socket as SocketLike;
-    this.#opts = options;
+    this.#limits = options.limits;
     this.#clock = options.clock;
     this.#deflate = options.deflate;
     this.#mask = options.role === 'client';
@@ -98,30 +113,50 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     this.protocol = options.protocol;
     this.extensions = options.extensions;
     this.#stats = stats;
-    this.closed = new Promise((resolve) => {
-      this.#resolveClosed = resolve;
-    });
+    this.#onClosed = onClosed;
     this.#parser = new FrameParser(this, {
       expectMasked: options.role === 'server',
       allowRsv1: options.deflate !== null,
-      maxMessageSize: options.maxMessageSize,
-      maxFragments: options.maxFragments,
+      maxMessageSize: options.limits.maxMessageSize,
+      maxFragments: options.limits.maxFragments,
     });
     if (stats) {
       stats.connectionsOpen++;
       stats.connectionsTotal++;
     }
-    socket.on('end', () => this.#onEnd());
-    socket.on('close', () => this.#onSocketClose());
-    socket.on('error', (err) => this.#onSocketError(err));
+    socket.on('end', this.#endListener);
+    socket.on('close', this.#closeListener);
+    socket.on('error', this.#errorListener);
     if (openChannel.hasSubscribers) openChannel.publish({ connection: this });
     // Reading starts one macrotask later: a client's caller attaches its listeners after `await connect()` (in
     // microtasks), so nothing sent right after the 101 is missed. node leaves an upgraded socket paused, so bytes
     // keep their order: `head` (what the HTTP parser read past the headers) first, then the socket's own.
-    setImmediate(() => {
-      if (head.length > 0) this.#onData(head);
-      socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    });
+    setImmediate(Connection.#startReading, this, head);
+  }
+
+  // Listeners are fields, not closures made in the constructor: those would keep the constructor's scope, and with
+  // it `head` (a slice of the request's read buffer), alive as long as the connection.
+  readonly #dataListener = (chunk: Buffer): void => this.#onData(chunk);
+  readonly #endListener = (): void => this.#onEnd();
+  readonly #closeListener = (): void => this.#onSocketClose();
+  readonly #errorListener = (err: Error): void => this.#onSocketError(err);
+
+  static #startReading(conn: Connection, head: Buffer): void {
+    if (head.length > 0) conn.#onData(head);
+    conn.#socket.on('data', conn.#dataListener);
+  }
+
+  /** Resolves once the connection is closed, however that happened. */
+  get closed(): Promise<CloseInfo> {
+    if (!this.#closedPromise) {
+      const info = this.#closeInfo;
+      this.#closedPromise = info
+        ? Promise.resolve(info)
+        : new Promise((resolve) => {
+            this.#resolveClosed = resolve;
+          });
+    }
+    return this.#closedPromise;
   }
 
   get readyState(): ReadyState {
@@ -148,14 +183,36 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     this.readCount += chunk.length;
     if (this.#stats) this.#stats.bytesIn += chunk.length;
     // Everything the handlers send while this chunk is parsed (pongs, echoes, replies to a window of requests)
-    // leaves in one writev instead of a syscall per frame.
-    const socket = this.#socket;
-    socket.cork();
+    // leaves in one writev instead of a syscall per frame: the second write of a read corks the socket.
+    this.#readWrites = 0;
+    this.#reading = true;
     try {
       this.#parser.push(chunk);
     } finally {
-      socket.uncork();
+      this.#reading = false;
+      if (this.#readWrites > 1) this.#socket.uncork();
     }
+  }
+
+  /**
+   * Sends outside a read are corked until the end of the tick (see write-batch.ts). Within a read the first write
+   * goes straight out (the common request/response case) and the second corks until the read is parsed.
+   */
+  #batchWrites(): void {
+    if (this.#reading) {
+      if (++this.#readWrites === 2) this.#socket.cork();
+      return;
+    }
+    if (this.#tickCorked) return;
+    this.#tickCorked = true;
+    this.#socket.cork();
+    uncorkAtEndOfTick(this);
+  }
+
+  /** Called by the write batch at the end of the tick. */
+  uncorkTick(): void {
+    this.#tickCorked = false;
+    this.#socket.uncork();
   }
 
   onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
@@ -167,12 +224,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     this.#msgSize = 0;
     // A whole uncompressed text frame is checked once at its end by the native validator; anything that arrives in
     // pieces is checked incrementally so that invalid UTF-8 fails fast (Autobahn 6.4.x).
-    const next = this.#readers.shift();
+    const next = this.#readers?.shift();
     // A streamed message's bytes go to the reader as they arrive, so they are validated as they arrive too.
     this.#validating = this.#msgType === 'text' && !rsv1 && (!fin || next !== undefined);
     if (this.#validating) this.#resetValidator();
     if (next) {
-      this.#parser.setStreamLimit(this.#readers[0]?.maxSize ?? null);
+      this.#parser.setStreamLimit(this.#readers?.[0]?.maxSize ?? null);
       const reader = new MessageReader(this.#msgType, this.#socket);
       this.#stream = reader;
       next.claim(reader);
@@ -207,7 +264,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     let data = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts, this.#msgSize);
     if (this.#msgCompressed) {
       try {
-        data = this.#deflate!.decompress(data, this.#opts.maxMessageSize);
+        data = this.#deflate!.decompress(data, this.#limits.maxMessageSize);
       } catch (err) {
         const code = err instanceof ProtocolError ? err.closeCode : CloseCode.InvalidPayload;
         this.#fail(code, err instanceof Error ? err.message : 'inflate failed');
@@ -280,7 +337,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
    * consumer, or when the buffered bytes are above the high-water mark (wait for `drained()`), like stream.write.
    */
   send(data: string | Buffer | ArrayBufferView | ArrayBuffer, options?: SendOptions): boolean {
-    return this.queue(data, options) && this.#socket.writableLength <= this.#opts.highWaterMark;
+    return this.queue(data, options) && this.#socket.writableLength <= this.#limits.highWaterMark;
   }
 
   /** Like send(), but the result only says whether the message was queued (true even above the high-water mark). */
@@ -288,7 +345,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#state !== ReadyState.Open) return false;
     if (this.#writer) {
       const copy = typeof data === 'string' ? data : Buffer.from(toBuffer(data));
-      this.#deferred.push(() => this.queue(copy, options));
+      (this.#deferred ??= []).push(() => this.queue(copy, options));
       return true;
     }
     const binary = options?.binary ?? typeof data !== 'string';
@@ -326,7 +383,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#state !== ReadyState.Open || this.#mask) return false;
     if (this.#writer) {
       // Held back like queue() (§5.4: nothing enters a fragmented message); the hub never mutates a shared frame.
-      this.#deferred.push(() => this.sendPreframed(frame));
+      (this.#deferred ??= []).push(() => this.sendPreframed(frame));
       return true;
     }
     if (!this.#admit(frame.length)) return false;
@@ -344,6 +401,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     }
     const header = Buffer.allocUnsafe(headerLength(len, false));
     writeHeader(header, 0, opcode, len, fin, rsv1, null);
+    this.#batchWrites();
     const socket = this.#socket;
     socket.cork();
     socket.write(header);
@@ -367,12 +425,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#socket.writableLength === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter = { resolve, reject };
-      this.#drainWaiters.push(waiter);
+      const waiters = (this.#drainWaiters ??= []);
+      waiters.push(waiter);
       const done = (err?: Error | null): void => {
         // A failed write means the socket is going away; its close rejects the waiter.
         if (err) return;
-        const i = this.#drainWaiters.indexOf(waiter);
-        if (i >= 0) this.#drainWaiters.splice(i, 1);
+        const i = waiters.indexOf(waiter);
+        if (i >= 0) waiters.splice(i, 1);
         resolve();
       };
       // Not 'drain': node emits it only after a write() returned false, so a backlog under the socket's own 16 KiB
@@ -392,9 +451,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#state === ReadyState.Closed)
       return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
     return new Promise((resolve) => {
-      this.#readers.push({ claim: resolve, maxSize });
+      const readers = (this.#readers ??= []);
+      readers.push({ claim: resolve, maxSize });
       // The limit must be in place before the message's first header is parsed: the parser checks it there.
-      this.#parser.setStreamLimit(this.#readers[0]!.maxSize);
+      this.#parser.setStreamLimit(readers[0]!.maxSize);
     });
   }
 
@@ -414,7 +474,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean {
     if (this.#state !== ReadyState.Open) throw new WebSocketError('ERR_NOT_OPEN', 'connection is not open');
     this.#writeFrame(opcode, payload, fin, false);
-    return this.#socket.writableLength <= this.#opts.highWaterMark;
+    return this.#socket.writableLength <= this.#limits.highWaterMark;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {
@@ -475,7 +535,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
 
   #armCloseTimer(): void {
     if (this.#closeTimer !== null) return;
-    this.#closeTimer = this.#clock.setTimeout(() => this.#socket.destroy(), this.#opts.closeTimeout);
+    this.#closeTimer = this.#clock.setTimeout(() => this.#socket.destroy(), this.#limits.closeTimeout);
   }
 
   #onEnd(): void {
@@ -503,9 +563,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#stats) this.#stats.connectionsOpen--;
     this.#stream?.abort(new WebSocketError('ERR_CLOSED', `connection closed (${info.code}) mid-message`));
     this.#stream = null;
-    for (const w of this.#drainWaiters.splice(0)) w.reject(new WebSocketError('ERR_CLOSED', 'connection closed'));
+    for (const w of this.#drainWaiters?.splice(0) ?? []) w.reject(new WebSocketError('ERR_CLOSED', 'connection closed'));
     this.#writer?.destroy(new WebSocketError('ERR_CLOSED', 'connection closed'));
-    this.#resolveClosed(info);
+    this.#closeInfo = info;
+    this.#resolveClosed?.(info);
+    this.#onClosed?.(this);
     if (closeChannel.hasSubscribers) closeChannel.publish({ connection: this, info });
     this.#emitSafely('close', info);
   }
@@ -515,8 +577,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   /** Applies the slow-consumer policy before a frame of `len` payload bytes is queued. */
   #admit(len: number): boolean {
     const buffered = this.#socket.writableLength;
-    if (buffered === 0 || buffered + len <= this.#opts.maxBufferedBytes) return true;
-    if (this.#opts.onSlowConsumer === 'drop') {
+    if (buffered === 0 || buffered + len <= this.#limits.maxBufferedBytes) return true;
+    if (this.#limits.onSlowConsumer === 'drop') {
       if (this.#stats) this.#stats.dropped++;
       return false;
     }
@@ -528,6 +590,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   }
 
   #writeBuffer(frame: Buffer): void {
+    this.#batchWrites();
     this.#socket.write(frame);
     this.#count(frame.length);
   }
@@ -548,13 +611,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
 
   #writeControl(opcode: number, payload: Buffer): void {
     const key = this.#mask ? nextMaskKey() : null;
+    if (this.#reading) this.#batchWrites();
     this.#socket.write(encodeFrame(opcode, payload, true, false, key));
   }
 
   #onWriterDone(): void {
     this.#writer = null;
-    const deferred = this.#deferred;
-    this.#deferred = [];
+    const deferred = this.#deferred ?? [];
+    this.#deferred = null;
     for (const send of deferred) send();
   }
 

@@ -36,7 +36,9 @@ export interface ConnectionLimits {
   onSlowConsumer: SlowConsumerPolicy;
 }
 
-export interface ConnectionOptions extends ConnectionLimits {
+export interface ConnectionOptions {
+  /** Shared by every connection of a server: kept by reference, never copied per connection. */
+  limits: ConnectionLimits;
   role: 'server' | 'client';
   protocol: string;
   extensions: string;
