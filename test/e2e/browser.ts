@@ -4,11 +4,15 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { type DemoOptions, type DemoServer, startDemoServer } from '../../apps/demo-server.js';
+import { TEST_DEMO_OPTIONS } from '../helpers/demo.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const haveChromium = existsSync(CHROMIUM);
+/** The `skip` option of a suite that needs chromium. */
+export const skipWithoutChromium = haveChromium ? false : 'no /usr/bin/chromium (apt-get install chromium)';
 /** Bound on every wait in these tests. */
 export const WAIT = 10_000;
 
@@ -27,6 +31,23 @@ export interface Browser {
   context: BrowserContext;
   newPage(): Promise<Page>;
   close(): Promise<void>;
+}
+
+/** Launches one browser before the enclosing suite's tests and closes it after them; use it inside tests only. */
+export function useBrowser(): Pick<Browser, 'newPage'> {
+  let browser: Browser | undefined;
+  before(async () => {
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return {
+    newPage: () => {
+      if (!browser) throw new Error('the browser is not launched yet (use it inside a test)');
+      return browser.newPage();
+    },
+  };
 }
 
 export async function launch(): Promise<Browser> {
@@ -68,11 +89,9 @@ export function errorsOf(page: Page): string[] {
 
 export function demoOptions(overrides: Partial<DemoOptions> = {}): DemoOptions {
   return {
-    host: '127.0.0.1',
-    port: 0,
+    ...TEST_DEMO_OPTIONS,
     maxMessageSize: 1 << 20,
     compression: 'dedicated', // what `switchboard serve` uses by default
-    origins: [],
     shutdownTimeout: 1000,
     ...overrides,
   };

@@ -1,30 +1,21 @@
 // The chat page in Debian's chromium: two pages chat through the server, presence follows joins and leaves, and it
 // all works over permessage-deflate, which Chromium always offers, in both of the server's compression modes.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  type Browser,
   errorsOf,
-  haveChromium,
   joinChat,
-  launch,
   members,
   messageTexts,
   screenshot,
+  skipWithoutChromium,
   startDemo,
   until,
+  useBrowser,
 } from './browser.js';
 
-describe('chat page in chromium', {
-  skip: haveChromium ? false : 'no /usr/bin/chromium (apt-get install chromium)',
-}, () => {
-  let browser: Browser;
-  before(async () => {
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+describe('chat page in chromium', { skip: skipWithoutChromium }, () => {
+  const browser = useBrowser();
 
   test('two pages: names, join, presence shows both, messages appear in the other page', async (t) => {
     const demo = await startDemo(); // compression 'dedicated', as `switchboard serve` runs by default

@@ -1,21 +1,20 @@
 // The dashboard page in Debian's chromium (server-pushed samples redraw numbers and charts), and both pages coming
 // back by themselves, with backoff, after the server restarts on the same port.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { DemoServer } from '../../apps/demo-server.js';
 import { connect } from '../../src/index.js';
 import {
-  type Browser,
   errorsOf,
-  haveChromium,
   joinChat,
-  launch,
   members,
   messageTexts,
   screenshot,
+  skipWithoutChromium,
   startDemo,
   until,
+  useBrowser,
 } from './browser.js';
 
 const text = async (page: Page, selector: string): Promise<string> => (await page.textContent(selector)) ?? '';
@@ -28,16 +27,8 @@ const canvasPixels = (page: Page, selector: string): Promise<string> =>
     return canvas.width > 0 ? canvas.toDataURL() : '';
   });
 
-describe('dashboard and reconnection in chromium', {
-  skip: haveChromium ? false : 'no /usr/bin/chromium (apt-get install chromium)',
-}, () => {
-  let browser: Browser;
-  before(async () => {
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+describe('dashboard and reconnection in chromium', { skip: skipWithoutChromium }, () => {
+  const browser = useBrowser();
 
   test('the dashboard draws server-pushed samples, every second, in every open dashboard', async (t) => {
     const demo = await startDemo(); // the default interval: one sample a second

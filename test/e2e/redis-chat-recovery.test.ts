@@ -2,20 +2,14 @@
 // goes away, the others keep talking, the node comes back on the same port, and the page — re-joining with the last
 // offset it saw — shows every message sent while it was away, once each and in order.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { haveRedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { type Browser, errorsOf, haveChromium, joinChat, launch, messageTexts, startDemo, until } from './browser.js';
+import { errorsOf, haveChromium, joinChat, messageTexts, startDemo, until, useBrowser } from './browser.js';
 
 const skip = !haveChromium ? 'no /usr/bin/chromium' : !haveRedisServer() ? 'no redis-server' : false;
 
 describe('chat page recovery across a node restart', { skip }, () => {
-  let browser: Browser;
-  before(async () => {
-    browser = await launch();
-  });
-  after(async () => {
-    await browser?.close();
-  });
+  const browser = useBrowser();
 
   test('a page that reconnects gets every message sent while it was away', async (t) => {
     const redis = await startRedisServer(t);

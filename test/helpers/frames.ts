@@ -67,13 +67,6 @@ export function frame(spec: FrameSpec): Buffer {
 
 export const MASK_KEY = [0x37, 0xfa, 0x21, 0x3d] as const;
 
-/** `count` bytes of a recognizable pattern (not all zero, so masking errors show). */
-export function pattern(count: number, seed = 0): Buffer {
-  const out = Buffer.allocUnsafe(count);
-  for (let i = 0; i < count; i++) out[i] = (i * 31 + seed * 7 + (i >>> 8)) & 0xff;
-  return out;
-}
-
 export type ParserEvent =
   | { type: 'frame'; opcode: number; fin: boolean; rsv1: boolean; length: number }
   | { type: 'data'; data: Buffer }

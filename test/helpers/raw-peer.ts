@@ -3,6 +3,7 @@
 // server's unmasked frames. Deliberately independent of the library's own codec, so it can check it.
 import { createHash, randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
+import type { TestContext } from 'node:test';
 
 export const Op = { Continuation: 0x0, Text: 0x1, Binary: 0x2, Close: 0x8, Ping: 0x9, Pong: 0xa } as const;
 
@@ -484,4 +485,32 @@ export function describeFrame(f: ServerFrame): string {
 
 function preview(data: Buffer): string {
   return data.length <= 32 ? data.toString('hex') : `${data.subarray(0, 32).toString('hex')}…`;
+}
+
+/** A handshaken raw peer on `port`, destroyed when the test ends. */
+export async function openPeer(t: TestContext, port: number, options: HandshakeOptions = {}): Promise<RawPeer> {
+  const peer = await RawPeer.open(port, options);
+  t.after(() => peer.destroy());
+  return peer;
+}
+
+/** A raw TCP connection to `port` with no handshake yet, destroyed when the test ends. */
+export async function dialPeer(t: TestContext, port: number): Promise<RawPeer> {
+  const peer = await RawPeer.dial(port);
+  t.after(() => peer.destroy());
+  return peer;
+}
+
+/** Autobahn ends every case with a clean close: our 1000, echoed, then the server closes TCP. */
+export async function closeNormally(peer: RawPeer, timeout?: number): Promise<void> {
+  await peer.sendClose(1000);
+  await peer.expectClose(1000, timeout);
+}
+
+/** The server still serves a well-behaved client: a fresh connection echoes and closes cleanly. */
+export async function stillServes(t: TestContext, port: number): Promise<void> {
+  const peer = await openPeer(t, port);
+  await peer.sendText('still alive');
+  await peer.expectEcho('still alive');
+  await closeNormally(peer);
 }

@@ -5,6 +5,8 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { frame, type FrameSpec } from './frames.js';
+import { closePayload, within } from './raw-peer.js';
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const DEFAULT_WAIT = 5_000;
@@ -17,55 +19,13 @@ export function acceptFor(key: string): string {
     .digest('base64');
 }
 
-export interface RawFrameSpec {
-  opcode: number;
-  payload?: Uint8Array | string;
-  fin?: boolean;
-  rsv1?: boolean;
-  rsv2?: boolean;
-  rsv3?: boolean;
-  /** Masks the payload with this key and sets the MASK bit: a server must never do this (§5.1). */
-  mask?: readonly number[];
-}
-
+/** A frame the raw server writes; `mask` sets the MASK bit, which a server must never do (§5.1). */
+export type RawFrameSpec = FrameSpec;
 /** One frame, built byte by byte, independently of the library's encoder. */
-export function rawFrame(spec: RawFrameSpec): Buffer {
-  const payload = typeof spec.payload === 'string' ? Buffer.from(spec.payload) : Buffer.from(spec.payload ?? []);
-  const len = payload.length;
-  const b0 =
-    ((spec.fin ?? true) ? 0x80 : 0) |
-    (spec.rsv1 ? 0x40 : 0) |
-    (spec.rsv2 ? 0x20 : 0) |
-    (spec.rsv3 ? 0x10 : 0) |
-    (spec.opcode & 0x0f);
-  const maskBit = spec.mask ? 0x80 : 0;
-  let header: Buffer;
-  if (len < 126) {
-    header = Buffer.from([b0, maskBit | len]);
-  } else if (len <= 0xffff) {
-    header = Buffer.from([b0, maskBit | 126, len >> 8, len & 0xff]);
-  } else {
-    header = Buffer.alloc(10);
-    header[0] = b0;
-    header[1] = maskBit | 127;
-    header.writeUInt32BE(Math.floor(len / 2 ** 32), 2);
-    header.writeUInt32BE(len >>> 0, 6);
-  }
-  if (!spec.mask) return Buffer.concat([header, payload]);
-  const key = spec.mask;
-  const body = Buffer.alloc(len);
-  for (let i = 0; i < len; i++) body[i] = payload[i]! ^ key[i & 3]!;
-  return Buffer.concat([header, Buffer.from(key), body]);
-}
-
+export const rawFrame = frame;
 /** A close frame payload: 2-byte code then a reason (raw bytes allowed, to craft invalid UTF-8). */
-export function closeBody(code: number, reason: string | Buffer = ''): Buffer {
-  const r = typeof reason === 'string' ? Buffer.from(reason) : reason;
-  const out = Buffer.alloc(2 + r.length);
-  out.writeUInt16BE(code, 0);
-  r.copy(out, 2);
-  return out;
-}
+export const closeBody = closePayload;
+export { within };
 
 export interface UpgradeRequestInfo {
   method: string;
@@ -126,15 +86,6 @@ export interface ClientFrame {
   masked: boolean;
   key: Buffer | null;
   payload: Buffer;
-}
-
-/** Resolves with `promise`, or rejects naming `what` after `ms`. */
-export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /** One accepted TCP connection, after its request was read. */

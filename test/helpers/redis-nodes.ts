@@ -10,6 +10,7 @@ import type { Message } from '../../src/connection/types.js';
 import type { HistoryStore } from '../../src/history.js';
 import { Hub } from '../../src/hub.js';
 import { WebSocketServer } from '../../src/server.js';
+import { waitFor } from './redis-server.js';
 
 export interface TestNode {
   hub: Hub;
@@ -65,7 +66,7 @@ export async function client(t: TestContext, node: TestNode, topic: string): Pro
   });
   t.after(() => conn.terminate());
   // The server subscribes on 'connection'; wait until the hub has counted this one.
-  await waitUntil(`subscriber on ${topic}`, () => node.hub.subscribers(topic) > before);
+  await waitFor(`subscriber on ${topic}`, () => node.hub.subscribers(topic) > before);
   return {
     conn,
     messages,
@@ -86,18 +87,6 @@ export async function client(t: TestContext, node: TestNode, topic: string): Pro
       });
     },
   };
-}
-
-export async function waitUntil(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 export function text(messages: Message[]): string[] {

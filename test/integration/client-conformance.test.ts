@@ -21,33 +21,19 @@ import {
   rawFrame,
   within,
 } from '../helpers/raw-server.js';
+import { type Inbox, inboxOf } from '../helpers/inbox.js';
+import { pattern } from '../helpers/payloads.js';
 
 const WAIT = 5_000;
 
-/** Messages a connection received, awaitable one at a time with a deadline. */
-class Inbox {
-  readonly messages: Message[] = [];
-  #read = 0;
-  #waiters: Array<() => void> = [];
-  constructor(conn: Connection) {
-    conn.on('message', (m) => {
-      this.messages.push(m);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-  }
-  async next(ms = WAIT): Promise<Message> {
-    while (this.#read >= this.messages.length) {
-      await within(new Promise<void>((resolve) => this.#waiters.push(resolve)), ms, 'a message at the client');
-    }
-    return this.messages[this.#read++]!;
-  }
-}
+/** Messages the client received, awaitable one at a time with a deadline. */
+const clientInbox = (conn: Connection): Inbox<Message> => inboxOf(conn, WAIT, 'a message at the client');
 
 interface Setup {
   srv: RawServer;
   conn: Connection;
   peer: Awaited<ReturnType<RawServer['nextPeer']>>;
-  inbox: Inbox;
+  inbox: Inbox<Message>;
 }
 
 async function open(t: TestContext, client: ConnectOptions = {}, server: RawServerOptions = {}): Promise<Setup> {
@@ -56,7 +42,7 @@ async function open(t: TestContext, client: ConnectOptions = {}, server: RawServ
   const conn = await connect(srv.url('/'), client);
   t.after(() => conn.terminate());
   const peer = await srv.nextPeer();
-  return { srv, conn, peer, inbox: new Inbox(conn) };
+  return { srv, conn, peer, inbox: clientInbox(conn) };
 }
 
 /** The client echoes every message back, as Autobahn's test client does. */
@@ -76,12 +62,6 @@ async function expectFailure(s: Setup, code: number): Promise<void> {
   assert.deepEqual(s.peer.maskViolations, []);
 }
 
-/** Bytes of a recognizable pattern. */
-function pattern(n: number, seed = 1): Buffer {
-  const out = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed * 7 + (i >>> 8)) & 0xff;
-  return out;
-}
 function text(n: number): string {
   const chars = 'abcdefghijklmnopqrstuvwxyz0123456789';
   return chars.repeat(Math.ceil(n / chars.length)).slice(0, n);
@@ -106,7 +86,7 @@ describe('client conformance: framing (Autobahn 1.x)', () => {
     it(`receives and echoes a ${size}-byte binary message`, async (t) => {
       const s = await open(t);
       echo(s.conn);
-      const payload = pattern(size);
+      const payload = pattern(size, 1);
       await s.peer.send({ opcode: OP.binary, payload });
       const m = await s.inbox.next();
       assert.equal(m.type, 'binary');
@@ -165,7 +145,7 @@ describe('client conformance: pings and pongs (Autobahn 2.x)', () => {
     ['an empty ping (2.1)', Buffer.alloc(0)],
     ['a text payload (2.2)', Buffer.from('Hello, world!')],
     ['a binary payload (2.3)', Buffer.from([0x00, 0xff, 0xfe, 0xfd, 0xfc, 0xfb, 0x00, 0xff])],
-    ['a 125-byte payload (2.4)', pattern(125)],
+    ['a 125-byte payload (2.4)', pattern(125, 1)],
   ];
   for (const [name, payload] of cases) {
     it(`answers ${name} with a masked pong carrying the same payload`, async (t) => {
@@ -195,7 +175,7 @@ describe('client conformance: pings and pongs (Autobahn 2.x)', () => {
 
   it('fails with 1002 on a ping with a 126-byte payload (2.5)', async (t) => {
     const s = await open(t);
-    await s.peer.send({ opcode: OP.ping, payload: pattern(126) });
+    await s.peer.send({ opcode: OP.ping, payload: pattern(126, 1) });
     await expectFailure(s, 1002);
   });
 
@@ -569,7 +549,7 @@ describe('client conformance: closing (Autobahn 7.x)', () => {
       t.after(() => conn.terminate());
       const peer = await srv.nextPeer();
       await peer.send({ opcode: OP.close, payload: closeBody(code) });
-      await expectFailure({ srv, conn, peer, inbox: new Inbox(conn) }, 1002);
+      await expectFailure({ srv, conn, peer, inbox: clientInbox(conn) }, 1002);
     }
   });
 
@@ -695,9 +675,9 @@ describe('client conformance: limits and large messages (Autobahn 9.x, 10.x)', (
 
   it('fails with 1009 on a message above maxMessageSize, whole or fragmented', async (t) => {
     const s = await open(t, { maxMessageSize: 1024 });
-    await s.peer.send({ opcode: OP.binary, payload: pattern(1024) });
+    await s.peer.send({ opcode: OP.binary, payload: pattern(1024, 1) });
     assert.equal((await s.inbox.next()).type, 'binary');
-    await s.peer.send({ opcode: OP.binary, payload: pattern(1025) });
+    await s.peer.send({ opcode: OP.binary, payload: pattern(1025, 1) });
     await expectFailure(s, 1009);
 
     const f = await open(t, { maxMessageSize: 1024 });
@@ -1005,7 +985,7 @@ describe('client handshake (RFC 6455 §4.1)', () => {
     t.after(() => srv.close());
     const conn = await connect(srv.url());
     t.after(() => conn.terminate());
-    const inbox = new Inbox(conn);
+    const inbox = clientInbox(conn);
     assert.deepEqual(await inbox.next(), { type: 'text', data: 'early bird' });
   });
 });

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { deflateRawSync, constants as zc } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { type DemoServer, startDemoServer } from '../../apps/demo-server.js';
 import { type Connection, WebSocketServer } from '../../src/index.js';
+import { useDemo } from '../helpers/demo.js';
 import { binaryOfSize, DeflatePeer, prng, textOfSize } from '../helpers/deflate-peer.js';
 import { encodeFrame, Op } from '../helpers/raw-peer.js';
 
@@ -19,18 +19,7 @@ function freshDeflateSize(data: Buffer): number {
 
 for (const mode of ['dedicated', 'shared'] as const) {
   describe(`Autobahn 12.x: /echo of the demo server, compression '${mode}'`, () => {
-    let demo: DemoServer;
-    before(async () => {
-      demo = await startDemoServer({
-        host: '127.0.0.1',
-        port: 0,
-        maxMessageSize: 16 * 1024 * 1024,
-        compression: mode,
-        origins: [],
-        shutdownTimeout: 1000,
-      });
-    });
-    after(() => demo.close());
+    const demo = useDemo({ maxMessageSize: 16 * 1024 * 1024, compression: mode, shutdownTimeout: 1000 });
 
     async function open(t: { after(fn: () => void): void }): Promise<DeflatePeer> {
       const peer = await DeflatePeer.open(demo.port);
@@ -196,18 +185,7 @@ for (const mode of ['dedicated', 'shared'] as const) {
 }
 
 describe('RFC 7692 §7.2.3 example payloads, byte for byte, against the demo /echo', () => {
-  let demo: DemoServer;
-  before(async () => {
-    demo = await startDemoServer({
-      host: '127.0.0.1',
-      port: 0,
-      maxMessageSize: 1024 * 1024,
-      compression: 'dedicated',
-      origins: [],
-      shutdownTimeout: 1000,
-    });
-  });
-  after(() => demo.close());
+  const demo = useDemo({ maxMessageSize: 1024 * 1024, compression: 'dedicated', shutdownTimeout: 1000 });
 
   const hex = (h: string): Buffer => Buffer.from(h.replace(/\s/g, ''), 'hex');
   for (const [section, fragments] of [

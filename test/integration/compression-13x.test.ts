@@ -3,8 +3,8 @@
 // per the agreement (the inflater's window is the agreed server_max_window_bits, so a wider server window fails).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startDemoServer } from '../../apps/demo-server.js';
 import { type CompressionOption, WebSocketServer } from '../../src/index.js';
+import { startTestDemo, useDemo } from '../helpers/demo.js';
 import {
   type Agreement,
   autobahnOffer,
@@ -109,21 +109,7 @@ async function traffic(peer: DeflatePeer, seed: number): Promise<void> {
 
 for (const server of SERVERS) {
   describe(`Autobahn 13.x against ${server.name}`, () => {
-    let port = 0;
-    let close: () => Promise<void>;
-    before(async () => {
-      const demo = await startDemoServer({
-        host: '127.0.0.1',
-        port: 0,
-        maxMessageSize: 16 * 1024 * 1024,
-        compression: server.compression,
-        origins: [],
-        shutdownTimeout: 1000,
-      });
-      port = demo.port;
-      close = demo.close;
-    });
-    after(() => close());
+    const demo = useDemo({ maxMessageSize: 16 * 1024 * 1024, compression: server.compression, shutdownTimeout: 1000 });
 
     let seed = 1300;
     for (const [family, tuples] of FAMILIES) {
@@ -132,7 +118,7 @@ for (const server of SERVERS) {
         const label = `${family} ${JSON.stringify(tuples)}${autobahnAccepts ? ' + client_no_context_takeover; client_max_window_bits' : ''}`;
         const mySeed = seed++;
         test(label, async (t) => {
-          const peer = await DeflatePeer.open(port, { offers });
+          const peer = await DeflatePeer.open(demo.port, { offers });
           t.after(() => peer.close());
           // The first offer the server can accept wins (§5.1: in order of preference).
           const want = offers.map((o) => server.expect(o)).find((a) => a !== null) ?? null;
@@ -150,21 +136,7 @@ for (const server of SERVERS) {
 }
 
 describe("offers with client_max_window_bits values, against the demo /echo ('dedicated')", () => {
-  let port = 0;
-  let close: () => Promise<void>;
-  before(async () => {
-    const demo = await startDemoServer({
-      host: '127.0.0.1',
-      port: 0,
-      maxMessageSize: 16 * 1024 * 1024,
-      compression: 'dedicated',
-      origins: [],
-      shutdownTimeout: 1000,
-    });
-    port = demo.port;
-    close = demo.close;
-  });
-  after(() => close());
+  const demo = useDemo({ maxMessageSize: 16 * 1024 * 1024, compression: 'dedicated', shutdownTimeout: 1000 });
 
   const OFFERS: OfferSpec[][] = [
     [{ clientMaxWindowBits: 8 }],
@@ -173,7 +145,7 @@ describe("offers with client_max_window_bits values, against the demo /echo ('de
   ];
   for (const [i, offers] of OFFERS.entries()) {
     test(offerHeader(offers), async (t) => {
-      const peer = await DeflatePeer.open(port, { offers });
+      const peer = await DeflatePeer.open(demo.port, { offers });
       t.after(() => peer.close());
       assert.deepEqual(peer.agreement, SERVERS[0]!.expect(offers[0]!), `response: ${peer.extensionHeader}`);
       await traffic(peer, 1400 + i);
@@ -225,14 +197,7 @@ describe('13.x offers the server must decline (§7: invalid offers are skipped, 
 describe('/broadcast: one publish, each peer inflating with the window it negotiated', () => {
   for (const mode of ['shared', 'dedicated'] as const) {
     test(`'${mode}': peers with server_max_window_bits 8, 10 and 15 get every message intact`, async (t) => {
-      const demo = await startDemoServer({
-        host: '127.0.0.1',
-        port: 0,
-        maxMessageSize: 16 * 1024 * 1024,
-        compression: mode,
-        origins: [],
-        shutdownTimeout: 300,
-      });
+      const demo = await startTestDemo({ maxMessageSize: 16 * 1024 * 1024, compression: mode, shutdownTimeout: 300 });
       const peers: DeflatePeer[] = [];
       t.after(async () => {
         for (const p of peers) p.close();

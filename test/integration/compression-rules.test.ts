@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { constants as zc, deflateRawSync } from 'node:zlib';
-import { type DemoServer, startDemoServer } from '../../apps/demo-server.js';
 import { type CloseInfo, type Connection, WebSocketServer } from '../../src/index.js';
+import { useDemo } from '../helpers/demo.js';
 import { DeflatePeer, prng, textOfSize, zeroBomb } from '../helpers/deflate-peer.js';
 import { encodeFrame, Op, within } from '../helpers/raw-peer.js';
 
@@ -21,18 +21,7 @@ function rawDeflate(data: Buffer, dictionary?: Buffer): Buffer {
 }
 
 describe("RSV1 rules and invalid compressed data on the demo /echo ('dedicated')", () => {
-  let demo: DemoServer;
-  before(async () => {
-    demo = await startDemoServer({
-      host: '127.0.0.1',
-      port: 0,
-      maxMessageSize: 16 * MiB,
-      compression: 'dedicated',
-      origins: [],
-      shutdownTimeout: 1000,
-    });
-  });
-  after(() => demo.close());
+  const demo = useDemo({ maxMessageSize: 16 * MiB, compression: 'dedicated', shutdownTimeout: 1000 });
 
   async function open(t: { after(fn: () => void): void }, offers?: null): Promise<DeflatePeer> {
     const peer = await DeflatePeer.open(demo.port, offers === null ? { offers: null } : {});

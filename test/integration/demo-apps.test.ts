@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { CHAT_LIMITS } from '../../apps/chat.js';
-import { type DemoServer, startDemoServer } from '../../apps/demo-server.js';
+import type { DemoServer } from '../../apps/demo-server.js';
 import { safeName } from '../../apps/static.js';
 import { type Connection, connect, HandshakeError } from '../../src/index.js';
+import { startTestDemo } from '../helpers/demo.js';
 
 const WAIT = 5_000;
 
@@ -89,12 +90,9 @@ describe('demo apps', () => {
   };
 
   before(async () => {
-    demo = await startDemoServer({
-      host: '127.0.0.1',
-      port: 0,
+    demo = await startTestDemo({
       maxMessageSize: 1 << 20,
       compression: 'dedicated',
-      origins: [],
       shutdownTimeout: 1000,
       dashboardInterval: 50,
     });

@@ -9,8 +9,9 @@ import type { Connection } from '../../src/connection/connection.js';
 import { Heartbeat, type Pingable } from '../../src/connection/heartbeat.js';
 import { ReadyState } from '../../src/connection/types.js';
 import { WebSocketServer } from '../../src/server.js';
+import { type ClockedServer, nextConnection, startClockedServer } from '../helpers/clocked-server.js';
 import { ManualClock } from '../helpers/manual-clock.js';
-import { Op, RawPeer, within } from '../helpers/raw-peer.js';
+import { Op, openPeer, type RawPeer, within } from '../helpers/raw-peer.js';
 import { startSilentServer } from '../helpers/stalled-peer.js';
 
 const INTERVAL = 1_000;
@@ -18,37 +19,24 @@ const TIMEOUT = 400;
 /** The sweep period the Heartbeat derives: a quarter of the shorter period. */
 const TICK = 100;
 
-interface Setup {
-  clock: ManualClock;
-  wss: WebSocketServer;
-  port: number;
-}
+type Setup = ClockedServer;
 
-async function setup(t: TestContext): Promise<Setup> {
-  const clock = new ManualClock();
-  const wss = new WebSocketServer({ clock, heartbeat: { interval: INTERVAL, timeout: TIMEOUT } });
-  const { port } = await wss.listen(0, '127.0.0.1');
-  t.after(async () => {
-    const closing = wss.close();
-    // Shutdown and close timers run on the manual clock: let them expire for peers that never answer.
-    clock.advance(60_000);
-    await closing;
-  });
-  return { clock, wss, port };
-}
+const setup = (t: TestContext): Promise<Setup> =>
+  startClockedServer(t, { heartbeat: { interval: INTERVAL, timeout: TIMEOUT } });
 
-function nextConnection(wss: WebSocketServer): Promise<Connection> {
-  return within(
-    once(wss, 'connection').then(([conn]) => conn as Connection),
-    5_000,
-    'a server connection',
-  );
+/** Four heartbeat cycles in which `conn` gets a pong back each time. */
+async function answersFourPings(s: Setup, conn: Connection): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    const pong = once(conn, 'pong');
+    s.clock.advance(INTERVAL);
+    await within(pong, 5_000, `pong #${i + 1}`);
+    s.clock.advance(TIMEOUT);
+  }
 }
 
 async function openRaw(t: TestContext, s: Setup): Promise<{ peer: RawPeer; conn: Connection }> {
   const accepted = nextConnection(s.wss);
-  const peer = await RawPeer.open(s.port, { path: '/' });
-  t.after(() => peer.destroy());
+  const peer = await openPeer(t, s.port, { path: '/' });
   return { peer, conn: await accepted };
 }
 
@@ -169,12 +157,7 @@ describe('Server heartbeat (real sockets, manual clock)', () => {
     const client = await connect(`ws://127.0.0.1:${s.port}/`);
     t.after(() => client.terminate());
     const conn = await accepted;
-    for (let i = 0; i < 4; i++) {
-      const pong = once(conn, 'pong');
-      s.clock.advance(INTERVAL);
-      await within(pong, 5_000, `pong #${i + 1}`);
-      s.clock.advance(TIMEOUT);
-    }
+    await answersFourPings(s, conn);
     assert.equal(conn.readyState, ReadyState.Open);
     assert.equal(client.readyState, ReadyState.Open);
     assert.equal(s.wss.stats.heartbeatKills, 0);
@@ -187,12 +170,7 @@ describe('Server heartbeat (real sockets, manual clock)', () => {
     t.after(() => ws.terminate());
     await within(once(ws, 'open'), 5_000, 'ws open');
     const conn = await accepted;
-    for (let i = 0; i < 4; i++) {
-      const pong = once(conn, 'pong');
-      s.clock.advance(INTERVAL);
-      await within(pong, 5_000, `pong #${i + 1}`);
-      s.clock.advance(TIMEOUT);
-    }
+    await answersFourPings(s, conn);
     assert.equal(conn.readyState, ReadyState.Open);
     assert.equal(ws.readyState, WsClient.OPEN);
     assert.equal(s.wss.stats.heartbeatKills, 0);

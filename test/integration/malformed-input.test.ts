@@ -2,43 +2,28 @@
 // garbage, and peers that vanish mid-frame. The server must answer or close every socket, and keep serving others.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { type DemoServer, startDemoServer } from '../../apps/demo-server.js';
 import { type CloseInfo, type Connection, WebSocketServer } from '../../src/index.js';
-import { encodeFrame, type HandshakeOptions, Op, RawPeer, waitUntil, within } from '../helpers/raw-peer.js';
+import { useDemo } from '../helpers/demo.js';
+import {
+  dialPeer,
+  encodeFrame,
+  type HandshakeOptions,
+  Op,
+  openPeer,
+  type RawPeer,
+  stillServes as stillServesOn,
+  waitUntil,
+  within,
+} from '../helpers/raw-peer.js';
 
-let demo: DemoServer;
+const demo = useDemo();
 
 const UPGRADE_REQUEST =
   'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
   'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
 
-before(async () => {
-  demo = await startDemoServer({
-    host: '127.0.0.1',
-    port: 0,
-    maxMessageSize: 64 << 20,
-    compression: false,
-    origins: [],
-    shutdownTimeout: 2000,
-  });
-});
-after(() => demo.close());
-
-async function dial(t: TestContext, port = demo.port): Promise<RawPeer> {
-  const peer = await RawPeer.dial(port);
-  t.after(() => peer.destroy());
-  return peer;
-}
-
-/** The server still serves a well-behaved client: a fresh connection echoes and closes cleanly. */
-async function stillServes(t: TestContext, port = demo.port): Promise<void> {
-  const peer = await RawPeer.open(port);
-  t.after(() => peer.destroy());
-  await peer.sendText('still alive');
-  await peer.expectEcho('still alive');
-  await peer.sendClose(1000);
-  await peer.expectClose(1000);
-}
+const dial = (t: TestContext, port = demo.port): Promise<RawPeer> => dialPeer(t, port);
+const stillServes = (t: TestContext, port = demo.port): Promise<void> => stillServesOn(t, port);
 
 describe('refused handshakes get an HTTP status and a closed socket', () => {
   // Without both `Upgrade: websocket` and `Connection: Upgrade`, node's HTTP parser sees an ordinary request and never
@@ -161,8 +146,7 @@ describe('malformed frames and vanishing peers', () => {
   /** Opens a peer and returns it with the server's side of the same connection. */
   async function pair(t: TestContext): Promise<{ peer: RawPeer; conn: Connection }> {
     const before = conns.length;
-    const peer = await RawPeer.open(port);
-    t.after(() => peer.destroy());
+    const peer = await openPeer(t, port);
     await waitUntil(() => conns.length > before, 'the server to emit the connection');
     return { peer, conn: conns.at(-1)! };
   }

@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { decodeEnvelope, encodeEnvelope, parseRedisUrl, RedisAdapter } from '../../src/adapters/redis.js';
-import { haveRedisServer, startRedisServer, waitForSubscribers } from '../helpers/redis-server.js';
-import { client, startNode, text, waitUntil } from '../helpers/redis-nodes.js';
+import { haveRedisServer, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
+import { client, startNode, text } from '../helpers/redis-nodes.js';
 
 const skip = haveRedisServer() ? false : 'redis-server is not installed';
 
@@ -38,7 +38,7 @@ describe('redis adapter', { skip }, () => {
       );
       assert.equal(got.length, 4);
     }
-    await waitUntil('echoes dropped', () => a.adapter.stats.echoesDropped === 2 && b.adapter.stats.echoesDropped === 2);
+    await waitFor('echoes dropped', () => a.adapter.stats.echoesDropped === 2 && b.adapter.stats.echoesDropped === 2);
     assert.equal(a.adapter.stats.received, 2);
     assert.equal(b.adapter.stats.received, 2);
     assert.equal(a.adapter.stats.published, 2);
@@ -96,23 +96,23 @@ describe('redis adapter', { skip }, () => {
       ((await redis.command<string[]>(['PUBSUB', 'CHANNELS'])) ?? []).sort();
     assert.deepEqual(await channels(), []);
     const first = await client(t, a, 'lobby');
-    await waitUntil('lobby channel', async () => (await channels()).includes('switchboard:lobby'));
+    await waitFor('lobby channel', async () => (await channels()).includes('switchboard:lobby'));
     const second = await client(t, a, 'lobby');
     const other = await client(t, a, 'other');
-    await waitUntil('other channel', async () => (await channels()).length === 2);
+    await waitFor('other channel', async () => (await channels()).length === 2);
     assert.deepEqual(await channels(), ['switchboard:lobby', 'switchboard:other']);
 
     await first.conn.close();
     // One subscriber left: the channel stays. Check after the hub has seen the close.
-    await waitUntil('hub sees the close', () => a.hub.subscribers('lobby') === 1);
+    await waitFor('hub sees the close', () => a.hub.subscribers('lobby') === 1);
     assert.deepEqual(await channels(), ['switchboard:lobby', 'switchboard:other']);
     await second.conn.close();
-    await waitUntil('lobby channel gone', async () => !(await channels()).includes('switchboard:lobby'));
+    await waitFor('lobby channel gone', async () => !(await channels()).includes('switchboard:lobby'));
     await other.conn.close();
-    await waitUntil('no channel left', async () => (await channels()).length === 0);
+    await waitFor('no channel left', async () => (await channels()).length === 0);
     // Coming back subscribes again.
     await client(t, a, 'lobby');
-    await waitUntil('lobby again', async () => (await channels()).includes('switchboard:lobby'));
+    await waitFor('lobby again', async () => (await channels()).includes('switchboard:lobby'));
   });
 
   it('encodes an envelope that round-trips type, node, sequence and bytes, and rejects garbage', () => {

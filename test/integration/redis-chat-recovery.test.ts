@@ -3,25 +3,15 @@
 // where the client comes back on another node.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { startDemoServer } from '../../apps/demo-server.js';
 import { connect } from '../../src/client.js';
 import type { Connection } from '../../src/connection/connection.js';
-import { waitUntil } from '../helpers/redis-nodes.js';
-import { haveRedisServer, startRedisServer, waitForSubscribers } from '../helpers/redis-server.js';
+import { startTestDemo } from '../helpers/demo.js';
+import { haveRedisServer, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
 
 type Event = Record<string, unknown> & { type: string };
 
 async function node(t: TestContext, redis?: string) {
-  const demo = await startDemoServer({
-    host: '127.0.0.1',
-    port: 0,
-    maxMessageSize: 1 << 20,
-    compression: false,
-    origins: [],
-    shutdownTimeout: 2000,
-    dashboardInterval: 60_000,
-    ...(redis && { redis }),
-  });
+  const demo = await startTestDemo({ maxMessageSize: 1 << 20, dashboardInterval: 60_000, ...(redis && { redis }) });
   t.after(() => demo.close());
   return demo;
 }
@@ -33,7 +23,7 @@ async function chatter(t: TestContext, port: number) {
   conn.on('message', (msg) => events.push(JSON.parse(String(msg.data)) as Event));
   const next = async (pred: (e: Event) => boolean): Promise<Event> => {
     let found: Event | undefined;
-    await waitUntil('a matching chat event', () => {
+    await waitFor('a matching chat event', () => {
       const i = events.findIndex(pred);
       if (i >= 0) found = events.splice(i, 1)[0];
       return found !== undefined;

@@ -2,11 +2,11 @@
 // spread across them: every message reaches every client exactly once, each sender's messages in order.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type DemoServer, startDemoServer } from '../../apps/demo-server.js';
+import type { DemoServer } from '../../apps/demo-server.js';
 import { connect } from '../../src/client.js';
 import type { Connection } from '../../src/connection/connection.js';
-import { waitUntil } from '../helpers/redis-nodes.js';
-import { haveRedisServer, startRedisServer, waitForSubscribers } from '../helpers/redis-server.js';
+import { startTestDemo } from '../helpers/demo.js';
+import { haveRedisServer, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
 
 const skip = haveRedisServer() ? false : 'redis-server is not installed';
 const NODES = 3;
@@ -19,16 +19,7 @@ describe('a 3-node cluster', { skip }, () => {
     const redis = await startRedisServer(t);
     const nodes: DemoServer[] = [];
     for (let i = 0; i < NODES; i++) {
-      const node = await startDemoServer({
-        host: '127.0.0.1',
-        port: 0,
-        maxMessageSize: 1 << 20,
-        compression: false,
-        origins: [],
-        shutdownTimeout: 2000,
-        dashboardInterval: 60_000,
-        redis: redis.url,
-      });
+      const node = await startTestDemo({ maxMessageSize: 1 << 20, dashboardInterval: 60_000, redis: redis.url });
       nodes.push(node);
       t.after(() => node.close());
     }
@@ -58,7 +49,7 @@ describe('a 3-node cluster', { skip }, () => {
       for (const [j, s] of senders.entries()) s.conn.send(`s${j}:${k}`);
     }
     const total = SENDERS * PER_SENDER;
-    await waitUntil(
+    await waitFor(
       `${total} messages at each of ${CLIENTS} clients`,
       () => clients.every((c) => c.count >= total),
       30_000,
@@ -72,6 +63,6 @@ describe('a 3-node cluster', { skip }, () => {
     t.diagnostic(`${total * CLIENTS} deliveries in ${elapsed} ms`);
     // Nothing trickles in after the fact (a late duplicate would show here): a final marker arrives after all else.
     senders[0]!.conn.send('end:0');
-    await waitUntil('the end marker everywhere', () => clients.every((c) => c.count === total + 1), 10_000);
+    await waitFor('the end marker everywhere', () => clients.every((c) => c.count === total + 1), 10_000);
   });
 });

@@ -6,8 +6,8 @@ import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { RedisAdapter, redisDownChannel, redisUpChannel } from '../../src/adapters/redis.js';
 import { Hub } from '../../src/hub.js';
-import { client, startNode, startProxy, text, waitUntil } from '../helpers/redis-nodes.js';
-import { haveRedisServer, startRedisServer, waitForSubscribers } from '../helpers/redis-server.js';
+import { client, startNode, startProxy, text } from '../helpers/redis-nodes.js';
+import { haveRedisServer, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
 
 const skip = haveRedisServer() ? false : 'redis-server is not installed';
 
@@ -86,9 +86,9 @@ describe('redis faults', { skip }, () => {
       maxBuffered = Math.max(maxBuffered, a.adapter.stats.buffered);
     }, 2);
     t.after(() => clearInterval(timer));
-    await waitUntil('some of the stream across', () => onB.messages.length >= 20);
+    await waitFor('some of the stream across', () => onB.messages.length >= 20);
     await redis.restart();
-    await waitUntil(
+    await waitFor(
       'both nodes back',
       () => a.adapter.connected && b.adapter.connected && a.adapter.stats.reconnects >= 1,
     );
@@ -115,7 +115,7 @@ describe('redis faults', { skip }, () => {
       b.hub.publish('live', `after b${k}`);
     }
     const afters = (c: typeof onA): number => text(c.messages).filter((m) => m.startsWith('after')).length;
-    await waitUntil('40 messages after recovery on both nodes', () => afters(onA) >= 40 && afters(onB) >= 40);
+    await waitFor('40 messages after recovery on both nodes', () => afters(onA) >= 40 && afters(onB) >= 40);
     for (const c of [onA, onB]) {
       assert.equal(afters(c), 40);
       const after = text(c.messages).filter((m) => m.startsWith('after'));
@@ -137,7 +137,7 @@ describe('redis faults', { skip }, () => {
     await proxy.cut();
     const adapter = new RedisAdapter({ url: proxy.url, reconnect: { initialDelay: 10, maxDelay: 50 }, maxBuffered: 5 });
     const hub = new Hub({ adapter });
-    await waitUntil('a few failed attempts', () => adapter.stats.errors >= 3);
+    await waitFor('a few failed attempts', () => adapter.stats.errors >= 3);
     assert.equal(adapter.connected, false);
     for (let k = 0; k < 8; k++) hub.publish('t', `x${k}`);
     assert.equal(adapter.stats.buffered, 5);
@@ -145,7 +145,7 @@ describe('redis faults', { skip }, () => {
     // Redis shows up late: the node connects and flushes.
     await proxy.restore();
     await adapter.connectedOnce();
-    await waitUntil('flushed', () => adapter.stats.published === 5);
+    await waitFor('flushed', () => adapter.stats.published === 5);
     await hub.close();
     assert.equal(adapter.connected, false);
   });

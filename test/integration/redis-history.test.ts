@@ -10,8 +10,7 @@ import type { Connection } from '../../src/connection/connection.js';
 import { type HistoryStore, initialOffset, memoryHistory } from '../../src/history.js';
 import { Hub } from '../../src/hub.js';
 import { WebSocketServer } from '../../src/server.js';
-import { waitUntil } from '../helpers/redis-nodes.js';
-import { haveRedisServer, startRedisServer, waitForSubscribers } from '../helpers/redis-server.js';
+import { haveRedisServer, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
 
 const skip = haveRedisServer() ? false : 'redis-server is not installed';
 
@@ -113,17 +112,17 @@ describe('history and recovery', () => {
   it('memory store: a reconnecting client gets every message sent while it was away', async (t) => {
     const node = await recoveringNode(t, memoryHistory({ maxCount: 100 }));
     const c1 = await browser(node.url);
-    await waitUntil('subscribed', () => node.hub.subscribers('room') === 1);
+    await waitFor('subscribed', () => node.hub.subscribers('room') === 1);
     for (let i = 0; i < 10; i++) await say(node.hub, `m${i}`);
-    await waitUntil('10 messages', () => c1.events.length === 10);
+    await waitFor('10 messages', () => c1.events.length === 10);
     const last = c1.sorted().at(-1)!.offset;
     await c1.conn.close();
-    await waitUntil('gone', () => node.hub.subscribers('room') === 0);
+    await waitFor('gone', () => node.hub.subscribers('room') === 0);
     for (let i = 10; i < 25; i++) await say(node.hub, `m${i}`); // while away
     const c2 = await browser(`${node.url}?since=${last}`);
-    await waitUntil('recovered', () => c2.recovery() !== null);
+    await waitFor('recovered', () => c2.recovery() !== null);
     for (let i = 25; i < 30; i++) await say(node.hub, `m${i}`); // live again
-    await waitUntil('all 20', () => c2.events.length === 20);
+    await waitFor('all 20', () => c2.events.length === 20);
     assert.deepEqual(c2.recovery(), { recovered: 15, gap: false });
     assert.deepEqual(
       c2.sorted().map((e) => e.text),
@@ -140,7 +139,7 @@ describe('history and recovery', () => {
     const { offset: first } = await say(node.hub, 'm0');
     for (let i = 1; i < 20; i++) await say(node.hub, `m${i}`);
     const c = await browser(`${node.url}?since=${first}`);
-    await waitUntil('recovered', () => c.recovery() !== null);
+    await waitFor('recovered', () => c.recovery() !== null);
     assert.deepEqual(c.recovery(), { recovered: 5, gap: true });
     assert.deepEqual(
       c.sorted().map((e) => e.text),
@@ -159,21 +158,21 @@ describe('history and recovery', () => {
       const watcher = await browser(b.url);
       await waitForSubscribers(redis, 'switchboard:room', 2);
       for (let i = 0; i < 10; i++) await say(i % 2 ? a.hub : b.hub, `m${i}`);
-      await waitUntil('10 messages', () => c1.events.length === 10);
+      await waitFor('10 messages', () => c1.events.length === 10);
       const last = c1.sorted().at(-1)!.offset;
       await c1.conn.close();
       for (let i = 10; i < 30; i++) await say(i % 2 ? a.hub : b.hub, `m${i}`);
       // Offsets are shared by both nodes: consecutive whoever publishes.
-      await waitUntil('watcher has 30', () => watcher.events.length === 30);
+      await waitFor('watcher has 30', () => watcher.events.length === 30);
       assert.deepEqual(
         watcher.sorted().map((e) => e.offset - watcher.sorted()[0]!.offset),
         Array.from({ length: 30 }, (_, i) => i),
       );
 
       const c2 = await browser(`${b.url}?since=${last}`);
-      await waitUntil('recovered', () => c2.recovery() !== null);
+      await waitFor('recovered', () => c2.recovery() !== null);
       await say(a.hub, 'm30');
-      await waitUntil('all 21', () => c2.events.length === 21);
+      await waitFor('all 21', () => c2.events.length === 21);
       assert.deepEqual(c2.recovery(), { recovered: 20, gap: false });
       assert.deepEqual(
         c2.sorted().map((e) => e.text),
@@ -210,11 +209,11 @@ describe('history and recovery', () => {
       await short.ready();
       const o = await short.append('t', { type: 'text', data: Buffer.from('soon old') });
       assert.equal((await short.since('t', o - 1)).gap, false);
-      await waitUntil('aged out', async () => (await short.since('t', o - 1)).gap, 5_000);
+      await waitFor('aged out', async () => (await short.since('t', o - 1)).gap, 5_000);
 
       // Redis restarted without persistence: offsets go on increasing, and the old offset is a gap.
       await redis.restart();
-      await waitUntil('history client back', async () => {
+      await waitFor('history client back', async () => {
         try {
           await hub.publishRecorded('t', 'after restart');
           return true;

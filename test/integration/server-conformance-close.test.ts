@@ -1,29 +1,13 @@
 // Server conformance over real sockets, Autobahn TestSuite section 7: the close handshake (RFC 6455 §5.5.1, §7.1–§7.4):
 // close codes and reasons, what happens to frames after a close, and the server closing TCP first (§7.1.1).
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { type DemoServer, startDemoServer } from '../../apps/demo-server.js';
-import { closePayload, encodeFrame, Op, RawPeer, waitUntil } from '../helpers/raw-peer.js';
+import { describe, it, type TestContext } from 'node:test';
+import { useDemo } from '../helpers/demo.js';
+import { closePayload, encodeFrame, Op, openPeer, type RawPeer, waitUntil } from '../helpers/raw-peer.js';
 
-let demo: DemoServer;
+const demo = useDemo();
 
-before(async () => {
-  demo = await startDemoServer({
-    host: '127.0.0.1',
-    port: 0,
-    maxMessageSize: 64 << 20,
-    compression: false,
-    origins: [],
-    shutdownTimeout: 2000,
-  });
-});
-after(() => demo.close());
-
-async function open(t: TestContext): Promise<RawPeer> {
-  const peer = await RawPeer.open(demo.port);
-  t.after(() => peer.destroy());
-  return peer;
-}
+const open = (t: TestContext): Promise<RawPeer> => openPeer(t, demo.port);
 
 describe('7.1 close handshake basics', () => {
   it('7.1.1: echo, then close 1000 → 1000 echoed, then the server closes TCP', async (t) => {

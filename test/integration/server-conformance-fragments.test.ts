@@ -1,34 +1,13 @@
 // Server conformance over real sockets, Autobahn TestSuite sections 5 and 6: fragmentation (RFC 6455 §5.4) and UTF-8
 // handling of text messages (§8.1), including fail-fast on invalid UTF-8 before a message is complete.
 import assert from 'node:assert/strict';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { type DemoServer, startDemoServer } from '../../apps/demo-server.js';
-import { encodeFrame, type FrameSpec, Op, RawPeer } from '../helpers/raw-peer.js';
+import { describe, it, type TestContext } from 'node:test';
+import { useDemo } from '../helpers/demo.js';
+import { closeNormally, encodeFrame, type FrameSpec, Op, openPeer, type RawPeer } from '../helpers/raw-peer.js';
 
-let demo: DemoServer;
+const demo = useDemo();
 
-before(async () => {
-  demo = await startDemoServer({
-    host: '127.0.0.1',
-    port: 0,
-    maxMessageSize: 64 << 20,
-    compression: false,
-    origins: [],
-    shutdownTimeout: 2000,
-  });
-});
-after(() => demo.close());
-
-async function open(t: TestContext): Promise<RawPeer> {
-  const peer = await RawPeer.open(demo.port);
-  t.after(() => peer.destroy());
-  return peer;
-}
-
-async function closeNormally(peer: RawPeer): Promise<void> {
-  await peer.sendClose(1000);
-  await peer.expectClose(1000);
-}
+const open = (t: TestContext): Promise<RawPeer> => openPeer(t, demo.port);
 
 type Delivery = 'one write' | 'frame-wise' | 'byte-wise';
 const DELIVERIES: Delivery[] = ['one write', 'frame-wise', 'byte-wise'];

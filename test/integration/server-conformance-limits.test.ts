@@ -5,35 +5,22 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { type DemoServer, startDemoServer } from '../../apps/demo-server.js';
 import { type CloseInfo, WebSocketServer } from '../../src/index.js';
-import { encodeFrame, Op, RawPeer, within } from '../helpers/raw-peer.js';
+import { useDemo } from '../helpers/demo.js';
+import {
+  closeNormally as closeNormallyWithin,
+  encodeFrame,
+  Op,
+  openPeer,
+  type RawPeer,
+  within,
+} from '../helpers/raw-peer.js';
 
 const BIG_WAIT = 30_000;
-let demo: DemoServer;
+const demo = useDemo();
 
-before(async () => {
-  demo = await startDemoServer({
-    host: '127.0.0.1',
-    port: 0,
-    maxMessageSize: 64 << 20,
-    compression: false,
-    origins: [],
-    shutdownTimeout: 2000,
-  });
-});
-after(() => demo.close());
-
-async function open(t: TestContext, port = demo.port): Promise<RawPeer> {
-  const peer = await RawPeer.open(port);
-  t.after(() => peer.destroy());
-  return peer;
-}
-
-async function closeNormally(peer: RawPeer): Promise<void> {
-  await peer.sendClose(1000);
-  await peer.expectClose(1000, BIG_WAIT);
-}
+const open = (t: TestContext, port = demo.port): Promise<RawPeer> => openPeer(t, port);
+const closeNormally = (peer: RawPeer): Promise<void> => closeNormallyWithin(peer, BIG_WAIT);
 
 /** Text payload of `size` bytes, ASCII with a multi-byte character now and then (so UTF-8 checks do real work). */
 function textOf(size: number): Buffer {

@@ -2,35 +2,13 @@
 // (§5.5.2–§5.5.3), reserved bits (§5.2) and reserved opcodes (§5.2, §10.7), against the demo's ws /echo.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it, type TestContext } from 'node:test';
-import { type DemoServer, startDemoServer } from '../../apps/demo-server.js';
-import { encodeFrame, Op, RawPeer, waitUntil } from '../helpers/raw-peer.js';
+import { describe, it, type TestContext } from 'node:test';
+import { useDemo } from '../helpers/demo.js';
+import { closeNormally, encodeFrame, Op, openPeer, type RawPeer, waitUntil } from '../helpers/raw-peer.js';
 
-let demo: DemoServer;
+const demo = useDemo();
 
-before(async () => {
-  demo = await startDemoServer({
-    host: '127.0.0.1',
-    port: 0,
-    maxMessageSize: 64 << 20,
-    compression: false,
-    origins: [],
-    shutdownTimeout: 2000,
-  });
-});
-after(() => demo.close());
-
-async function open(t: TestContext): Promise<RawPeer> {
-  const peer = await RawPeer.open(demo.port);
-  t.after(() => peer.destroy());
-  return peer;
-}
-
-/** Autobahn ends every case with a clean close: our 1000, echoed, then the server closes TCP. */
-async function closeNormally(peer: RawPeer): Promise<void> {
-  await peer.sendClose(1000);
-  await peer.expectClose(1000);
-}
+const open = (t: TestContext): Promise<RawPeer> => openPeer(t, demo.port);
 
 const LENGTHS = [0, 125, 126, 127, 128, 65535, 65536];
 

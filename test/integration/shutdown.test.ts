@@ -14,7 +14,7 @@ import type { CloseInfo } from '../../src/connection/types.js';
 import { HandshakeError } from '../../src/errors.js';
 import { WebSocketServer } from '../../src/server.js';
 import { ManualClock } from '../helpers/manual-clock.js';
-import { Op, RawPeer, within } from '../helpers/raw-peer.js';
+import { Op, openPeer, within } from '../helpers/raw-peer.js';
 
 // dist/test/integration → the package root, where bin/switchboard.js lives.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -93,8 +93,7 @@ describe('switchboard serve: SIGTERM', () => {
     const s = await serve(t, '--shutdown-timeout', String(TIMEOUT));
     const good = await connect(`ws://127.0.0.1:${s.port}/echo`);
     t.after(() => good.terminate());
-    const mute = await RawPeer.open(s.port, { path: '/echo' });
-    t.after(() => mute.destroy());
+    const mute = await openPeer(t, s.port, { path: '/echo' });
     // The mute peer is really connected: an echo round trip.
     await mute.sendText('here');
     await mute.expectEcho('here');
@@ -145,8 +144,7 @@ describe('wss.close() in process', () => {
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     t.after(() => new Promise<void>((resolve) => http.close(() => resolve())));
     const port = (http.address() as AddressInfo).port;
-    const mute = await RawPeer.open(port, { path: '/' });
-    t.after(() => mute.destroy());
+    const mute = await openPeer(t, port, { path: '/' });
     const end = Date.now() + 5_000;
     while (wss.clients.size < 1) {
       assert.ok(Date.now() < end, 'the server connection');

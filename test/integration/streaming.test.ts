@@ -13,7 +13,7 @@ import type { MessageReader } from '../../src/connection/streams.js';
 import type { Message } from '../../src/connection/types.js';
 import { Hub } from '../../src/hub.js';
 import { type ServerOptions, WebSocketServer } from '../../src/server.js';
-import { Op, RawPeer, within } from '../helpers/raw-peer.js';
+import { Op, openPeer, within } from '../helpers/raw-peer.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -269,8 +269,7 @@ describe('ordering and failures', () => {
     wss.on('connection', (conn) => {
       reader = conn.nextReader();
     });
-    const peer = await RawPeer.open(port, { path: '/' });
-    t.after(() => peer.destroy());
+    const peer = await openPeer(t, port, { path: '/' });
     await peer.send({ opcode: Op.Text, payload: Buffer.from([0x68, 0x69, 0xff, 0xfe]) });
     await peer.expectClose(1007);
     const r = await within(reader!, 5_000, 'the reader');

@@ -7,10 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, it, type TestContext } from 'node:test';
 import { connect } from '../../src/client.js';
 import type { Connection } from '../../src/connection/connection.js';
-import type { Message } from '../../src/connection/types.js';
 import { HandshakeError } from '../../src/errors.js';
 import type { CompressionOption } from '../../src/extensions/permessage-deflate.js';
 import { WebSocketServer } from '../../src/server.js';
+import { inboxOf } from '../helpers/inbox.js';
+import { pattern, text } from '../helpers/payloads.js';
 import { within } from '../helpers/raw-server.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -95,36 +96,6 @@ async function startPythonServer(t: TestContext, compression: 'deflate' | 'none'
   return within(port, WAIT, 'echo_server.py to listen');
 }
 
-function pattern(n: number, seed = 1): Buffer {
-  const out = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed * 7 + (i >>> 8)) & 0xff;
-  return out;
-}
-function text(n: number, seed = 0): string {
-  const ascii = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  const unit = ascii.slice(seed % ascii.length) + ascii.slice(0, seed % ascii.length);
-  if (n < 5) return unit.slice(0, n);
-  return `é€${unit.repeat(Math.ceil((n - 5) / unit.length)).slice(0, n - 5)}`;
-}
-
-class Inbox {
-  readonly messages: Message[] = [];
-  #read = 0;
-  #waiters: Array<() => void> = [];
-  constructor(conn: Connection) {
-    conn.on('message', (m) => {
-      this.messages.push(m);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-  }
-  async next(ms = WAIT): Promise<Message> {
-    while (this.#read >= this.messages.length) {
-      await within(new Promise<void>((resolve) => this.#waiters.push(resolve)), ms, 'an echo from Python');
-    }
-    return this.messages[this.#read++]!;
-  }
-}
-
 function extensionPattern(mode: CompressionOption): RegExp {
   if (mode === false) return /^$/;
   if (mode === 'shared') return /^permessage-deflate.*server_no_context_takeover/;
@@ -187,7 +158,7 @@ describe('switchboard client → Python websockets server', () => {
       const port = await startPythonServer(t, 'deflate');
       const conn = await connect(`ws://127.0.0.1:${port}/echo`, { compression: mode, protocols: ['chat.v1', 'other'] });
       t.after(() => conn.terminate());
-      const inbox = new Inbox(conn);
+      const inbox = inboxOf(conn, WAIT, 'an echo from Python');
       assert.equal(conn.protocol, 'chat.v1');
       assert.match(conn.extensions, extensionPattern(mode));
 

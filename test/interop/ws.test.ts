@@ -11,62 +11,19 @@ import type { Connection } from '../../src/connection/connection.js';
 import type { Message } from '../../src/connection/types.js';
 import { HandshakeError } from '../../src/errors.js';
 import { type ServerOptions, WebSocketServer } from '../../src/server.js';
+import { Inbox, inboxOf } from '../helpers/inbox.js';
+import { pattern, text } from '../helpers/payloads.js';
 import { within } from '../helpers/raw-server.js';
 
 const WAIT = 10_000;
 const SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20];
 const BIG = 16 << 20;
 
-function pattern(n: number, seed = 1): Buffer {
-  const out = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed * 7 + (i >>> 8)) & 0xff;
-  return out;
-}
-/** A string of exactly `n` UTF-8 bytes; from 5 bytes on it starts with two multi-byte characters. */
-function text(n: number, seed = 0): string {
-  const ascii = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  const unit = ascii.slice(seed % ascii.length) + ascii.slice(0, seed % ascii.length);
-  if (n < 5) return unit.repeat(1).slice(0, n);
-  const rest = n - 5;
-  return `é€${unit.repeat(Math.ceil(rest / unit.length)).slice(0, rest)}`;
-}
-
 /** Messages arriving at a ws socket, awaitable with a deadline. */
-class WsInbox {
-  readonly messages: Array<{ data: Buffer; isBinary: boolean }> = [];
-  #read = 0;
-  #waiters: Array<() => void> = [];
-  constructor(ws: WebSocket) {
-    ws.on('message', (data, isBinary) => {
-      this.messages.push({ data: data as Buffer, isBinary });
-      for (const w of this.#waiters.splice(0)) w();
-    });
-  }
-  async next(ms = WAIT): Promise<{ data: Buffer; isBinary: boolean }> {
-    while (this.#read >= this.messages.length) {
-      await within(new Promise<void>((resolve) => this.#waiters.push(resolve)), ms, 'a message at the ws peer');
-    }
-    return this.messages[this.#read++]!;
-  }
-}
-
-/** Messages arriving at a switchboard connection. */
-class Inbox {
-  readonly messages: Message[] = [];
-  #read = 0;
-  #waiters: Array<() => void> = [];
-  constructor(conn: Connection) {
-    conn.on('message', (m) => {
-      this.messages.push(m);
-      for (const w of this.#waiters.splice(0)) w();
-    });
-  }
-  async next(ms = WAIT): Promise<Message> {
-    while (this.#read >= this.messages.length) {
-      await within(new Promise<void>((resolve) => this.#waiters.push(resolve)), ms, 'a message at switchboard');
-    }
-    return this.messages[this.#read++]!;
-  }
+function wsInbox(ws: WebSocket): Inbox<{ data: Buffer; isBinary: boolean }> {
+  const inbox = new Inbox<{ data: Buffer; isBinary: boolean }>(WAIT, 'a message at the ws peer');
+  ws.on('message', (data, isBinary) => inbox.push({ data: data as Buffer, isBinary }));
+  return inbox;
 }
 
 interface Ours {
@@ -109,7 +66,7 @@ async function ourServer(t: TestContext, options: ServerOptions = {}, echo = tru
 async function wsClient(t: TestContext, url: string, protocols: string[] = [], options: WebSocket.ClientOptions = {}) {
   const ws = new WebSocket(url, protocols, options);
   t.after(() => ws.terminate());
-  const inbox = new WsInbox(ws);
+  const inbox = wsInbox(ws);
   await within(once(ws, 'open'), WAIT, 'the ws client to open');
   return { ws, inbox };
 }
@@ -148,7 +105,7 @@ async function theirServer(t: TestContext, options: WebSocket.ServerOptions = {}
 async function ourClient(t: TestContext, url: string, options: ConnectOptions = {}) {
   const conn = await connect(url, options);
   t.after(() => conn.terminate());
-  return { conn, inbox: new Inbox(conn) };
+  return { conn, inbox: inboxOf(conn, WAIT, 'a message at switchboard') };
 }
 
 describe('switchboard server ↔ ws client', () => {
@@ -173,17 +130,17 @@ describe('switchboard server ↔ ws client', () => {
     const ours = await ourServer(t);
     const { ws, inbox } = await wsClient(t, ours.url);
     const conn = await ours.nextConn();
-    const received = new Inbox(conn);
+    const received = inboxOf(conn, WAIT, 'a message at switchboard');
     ws.send('frag', { fin: false });
     ws.send('ment', { fin: false });
     ws.send('ed €', { fin: true });
-    ws.send(pattern(70000).subarray(0, 40000), { fin: false, binary: true });
-    ws.send(pattern(70000).subarray(40000), { fin: true, binary: true });
+    ws.send(pattern(70000, 1).subarray(0, 40000), { fin: false, binary: true });
+    ws.send(pattern(70000, 1).subarray(40000), { fin: true, binary: true });
     assert.deepEqual(await received.next(), { type: 'text', data: 'fragmented €' });
     const b = await received.next();
-    assert.ok(b.type === 'binary' && b.data.equals(pattern(70000)));
+    assert.ok(b.type === 'binary' && b.data.equals(pattern(70000, 1)));
     assert.equal((await inbox.next()).data.toString(), 'fragmented €');
-    assert.ok((await inbox.next()).data.equals(pattern(70000)));
+    assert.ok((await inbox.next()).data.equals(pattern(70000, 1)));
   });
 
   it('sends a streamed message as fragments that ws assembles', async (t) => {
@@ -451,7 +408,7 @@ describe('permessage-deflate: ws server ↔ switchboard client', () => {
         assert.match(conn.extensions, /permessage-deflate/);
         assert.match(ws.extensions, /permessage-deflate/);
         if (mode === 'shared') assert.match(conn.extensions, /server_no_context_takeover/);
-        const wsIn = new WsInbox(ws);
+        const wsIn = wsInbox(ws);
         const msgs = corpus(N, 2);
         for (const m of msgs) conn.send(m);
         for (let i = 0; i < msgs.length; i++) {

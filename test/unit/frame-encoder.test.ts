@@ -11,7 +11,8 @@ import {
   writeHeader,
 } from '../../src/protocol/frame-encoder.js';
 import { FrameParser } from '../../src/protocol/frame-parser.js';
-import { dataFrameEvents, feed, feedAllSplits, frame, MASK_KEY, type MakeParser, pattern } from '../helpers/frames.js';
+import { dataFrameEvents, feed, feedAllSplits, frame, type MakeParser, MASK_KEY } from '../helpers/frames.js';
+import { pattern } from '../helpers/payloads.js';
 
 const KEY = Uint8Array.from(MASK_KEY);
 

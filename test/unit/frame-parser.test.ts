@@ -5,17 +5,17 @@ import { CloseCode, Opcode } from '../../src/protocol/constants.js';
 import { FrameParser, type FrameParserOptions } from '../../src/protocol/frame-parser.js';
 import {
   dataFrameEvents,
-  type FrameSpec,
   feed,
   feedAllSplits,
   frame,
+  type FrameSpec,
   hex,
-  MASK_KEY,
   type MakeParser,
+  MASK_KEY,
   type ParserEvent,
-  pattern,
   RecordingSink,
 } from '../helpers/frames.js';
+import { pattern } from '../helpers/payloads.js';
 
 const BIG = 1 << 20;
 

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { applyMask } from '../../src/protocol/mask.js';
-import { pattern } from '../helpers/frames.js';
+import { pattern } from '../helpers/payloads.js';
 
 const KEY = Uint8Array.of(0x37, 0xfa, 0x21, 0x3d);
 

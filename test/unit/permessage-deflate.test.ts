@@ -18,6 +18,7 @@ import {
   retainedWindowBytes,
 } from '../../src/extensions/permessage-deflate.js';
 import { CloseCode } from '../../src/protocol/constants.js';
+import { prng } from '../helpers/deflate-peer.js';
 
 const SYNC = zlib.constants.Z_SYNC_FLUSH;
 const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
@@ -29,18 +30,6 @@ function cfgOf(opt: Parameters<typeof resolveCompression>[0]): ResolvedCompressi
 }
 const DEDICATED = cfgOf('dedicated');
 const SHARED = cfgOf('shared');
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** JSON-ish UTF-8 text of `size` bytes, with multi-byte characters (the last one may be cut: deflate does not care). */
 function text(size: number, rand: () => number): Buffer {
