@@ -3,10 +3,10 @@
 // offset it saw — shows every message sent while it was away, once each and in order.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { haveRedisServer, startRedisServer } from '../helpers/redis-server.js';
-import { errorsOf, haveChromium, joinChat, messageTexts, startDemo, until, useBrowser } from './browser.js';
+import { skipWithoutRedis, startRedisServer } from '../helpers/redis-server.js';
+import { errorsOf, joinChat, messageTexts, startDemo, until, skipWithoutChromium, useBrowser } from './browser.js';
 
-const skip = !haveChromium ? 'no /usr/bin/chromium' : !haveRedisServer() ? 'no redis-server' : false;
+const skip = skipWithoutChromium || skipWithoutRedis;
 
 describe('chat page recovery across a node restart', { skip }, () => {
   const browser = useBrowser();

@@ -15,6 +15,13 @@ export function haveRedisServer(): boolean {
   return existsSync(REDIS_SERVER);
 }
 
+/**
+ * The `skip` option of a suite that needs redis-server: skipped (with this reason) on a developer machine without it,
+ * never under CI, where .ci/run installs it — there a missing server must fail, not pass quietly.
+ */
+export const skipWithoutRedis =
+  haveRedisServer() || process.env.CI ? false : 'no redis-server (apt-get install redis-server)';
+
 export interface RedisServer {
   port: number;
   url: string;

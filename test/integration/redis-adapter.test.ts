@@ -5,10 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { decodeEnvelope, encodeEnvelope, parseRedisUrl, RedisAdapter } from '../../src/adapters/redis.js';
-import { haveRedisServer, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
+import { skipWithoutRedis, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
 import { client, startNode, text } from '../helpers/redis-nodes.js';
 
-const skip = haveRedisServer() ? false : 'redis-server is not installed';
+const skip = skipWithoutRedis;
 
 describe('redis adapter', { skip }, () => {
   it('delivers a publish on one node to the subscribers of every node, once each (no echo)', async (t) => {

@@ -6,7 +6,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { connect } from '../../src/client.js';
 import type { Connection } from '../../src/connection/connection.js';
 import { startTestDemo } from '../helpers/demo.js';
-import { haveRedisServer, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
+import { skipWithoutRedis, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
 
 type Event = Record<string, unknown> & { type: string };
 
@@ -101,7 +101,7 @@ describe('chat recovery', () => {
   });
 
   it('two nodes on Redis (Streams history): the client comes back on the other node', {
-    skip: haveRedisServer() ? false : 'no redis-server',
+    skip: skipWithoutRedis,
   }, async (t) => {
     const redis = await startRedisServer(t);
     const a = await node(t, redis.url);

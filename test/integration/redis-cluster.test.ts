@@ -6,9 +6,9 @@ import type { DemoServer } from '../../apps/demo-server.js';
 import { connect } from '../../src/client.js';
 import type { Connection } from '../../src/connection/connection.js';
 import { startTestDemo } from '../helpers/demo.js';
-import { haveRedisServer, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
+import { skipWithoutRedis, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
 
-const skip = haveRedisServer() ? false : 'redis-server is not installed';
+const skip = skipWithoutRedis;
 const NODES = 3;
 const CLIENTS = 300;
 const SENDERS = 6;

@@ -7,9 +7,9 @@ import { describe, it } from 'node:test';
 import { RedisAdapter, redisDownChannel, redisUpChannel } from '../../src/adapters/redis.js';
 import { Hub } from '../../src/hub.js';
 import { client, startNode, startProxy, text } from '../helpers/redis-nodes.js';
-import { haveRedisServer, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
+import { skipWithoutRedis, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
 
-const skip = haveRedisServer() ? false : 'redis-server is not installed';
+const skip = skipWithoutRedis;
 
 describe('redis faults', { skip }, () => {
   it('buffers publishes while Redis is unreachable (bounded, oldest dropped) and flushes them in order', async (t) => {

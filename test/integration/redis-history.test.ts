@@ -10,9 +10,9 @@ import type { Connection } from '../../src/connection/connection.js';
 import { type HistoryStore, initialOffset, memoryHistory } from '../../src/history.js';
 import { Hub } from '../../src/hub.js';
 import { WebSocketServer } from '../../src/server.js';
-import { haveRedisServer, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
+import { skipWithoutRedis, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
 
-const skip = haveRedisServer() ? false : 'redis-server is not installed';
+const skip = skipWithoutRedis;
 
 interface Event {
   offset: number;
