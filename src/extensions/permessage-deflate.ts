@@ -75,6 +75,17 @@ function deflate(data: Buffer, windowBits: number, cfg: ResolvedCompression, dic
 
 /** The last `keep` bytes of `window` followed by `data`, in a buffer of its own (never a pooled slab or the caller's). */
 function slide(window: Buffer, data: Buffer, keep: number): Buffer {
+  // Once full, the window is reused in place (zlib copies a dictionary, so changing it later is safe): no 32 KiB
+  // allocation per message.
+  if (window.length === keep) {
+    if (data.length >= keep) {
+      data.copy(window, 0, data.length - keep);
+    } else {
+      window.copyWithin(0, data.length);
+      data.copy(window, keep - data.length);
+    }
+    return window;
+  }
   if (data.length >= keep) {
     const next = Buffer.allocUnsafeSlow(keep);
     data.copy(next, 0, data.length - keep);
