@@ -90,36 +90,40 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     '/dashboard': '/dashboard.html',
   });
 
-  const http = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/health') {
-      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
-      return;
-    }
-    const endpoint =
-      path === '/echo' ? echo : path === '/broadcast' ? broadcast : path === '/chat' ? chat.server : null;
-    if (endpoint) {
-      endpoint.handleRequest(req, res);
-      return;
-    }
-    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
-      metrics.render().then(
-        (text) =>
-          res.writeHead(200, { 'Content-Type': metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
-        () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics failed\n'),
+  // A request head must arrive within 10 s, checked every second (node's default check runs every 30 s).
+  const http = createServer(
+    { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 },
+    (req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/health') {
+        res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+        return;
+      }
+      const endpoint =
+        path === '/echo' ? echo : path === '/broadcast' ? broadcast : path === '/chat' ? chat.server : null;
+      if (endpoint) {
+        endpoint.handleRequest(req, res);
+        return;
+      }
+      if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+        metrics.render().then(
+          (text) =>
+            res.writeHead(200, { 'Content-Type': metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
+          () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics failed\n'),
+        );
+        return;
+      }
+      serveFile(req, res).then(
+        (served) => {
+          if (!served) res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+        },
+        () => {
+          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+          res.end('error\n');
+        },
       );
-      return;
-    }
-    serveFile(req, res).then(
-      (served) => {
-        if (!served) res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
-      },
-      () => {
-        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
-        res.end('error\n');
-      },
-    );
-  });
+    },
+  );
   echo.attach(http, { path: '/echo' });
   broadcast.attach(http, { path: '/broadcast' });
   chat.server.attach(http, { path: '/chat' });

@@ -19,6 +19,7 @@ import {
   type WorkloadResult,
 } from './lib/render.js';
 import { median, readProcRss } from './lib/stats.js';
+import { main as redisBroadcast } from './redis-broadcast.js';
 import { updateReadme } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -385,6 +386,18 @@ async function profile(all: Workload[], dir: string): Promise<ProfileSummary[]> 
   return out;
 }
 
+// ---- cross-node broadcast (Redis) ---------------------------------------------------------------------------------
+
+/** Runs bench/redis-broadcast.ts (1 node vs 2 nodes) when selected and a redis-server is installed. */
+async function crossNodeRun(quick: boolean, only: string[] | undefined): Promise<BenchResults['crossNode'] | null> {
+  if (only && !only.includes('redis-broadcast')) return null;
+  if (spawnSync('redis-server', ['--version']).status !== 0) {
+    process.stdout.write('  redis-broadcast skipped: no redis-server (apt-get install redis-server)\n');
+    return null;
+  }
+  return redisBroadcast(['--clients', quick ? '100' : '200', '--messages', quick ? '500' : '2000']);
+}
+
 // ---- main --------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -458,6 +471,7 @@ async function main(): Promise<void> {
     });
   }
 
+  const crossNode = await crossNodeRun(quick, only);
   const profiles = values.profile ? await profile(all, join(RESULTS, 'profiles')) : [];
   const finishedAt = new Date();
   conditions.push(
@@ -481,6 +495,7 @@ async function main(): Promise<void> {
     conditions,
     workloads: results,
     profiles,
+    ...(crossNode ? { crossNode } : {}),
   };
   mkdirSync(RESULTS, { recursive: true });
   const report = renderReport(bench);

@@ -126,11 +126,17 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
 
   /** Creates and starts an http server that only serves this WebSocket server. */
   async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
-    const server = createServer({ maxHeaderSize: this.#options.maxHeaderSize ?? 16384 }, (req, res) =>
-      this.handleRequest(req, res),
+    const handshakeTimeout = this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    const server = createServer(
+      {
+        maxHeaderSize: this.#options.maxHeaderSize ?? 16384,
+        // node checks header timeouts on this interval (30 s by default): a slow-loris head would outlive the limit.
+        connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(handshakeTimeout / 4))),
+        headersTimeout: handshakeTimeout,
+        requestTimeout: handshakeTimeout,
+      },
+      (req, res) => this.handleRequest(req, res),
     );
-    server.headersTimeout = this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-    server.requestTimeout = server.headersTimeout;
     this.#ownServer = server;
     this.attach(server);
     await new Promise<void>((resolve, reject) => {

@@ -60,7 +60,39 @@ export interface BenchResults {
   conditions: string[];
   workloads: WorkloadResult[];
   profiles: ProfileSummary[];
+  /** Cross-node broadcast through Redis (bench/redis-broadcast.ts), when redis-server was there to run it. */
+  crossNode?: CrossNodeResult[];
 }
+
+export interface CrossNodeResult {
+  nodes: number;
+  clients: number;
+  messages: number;
+  size: number;
+  deliveries: number;
+  ms: number;
+  deliveriesPerSec: number;
+}
+
+/** One publisher, `clients` subscribers spread over 1 or 2 nodes sharing the topic through a real redis-server. */
+function renderCrossNode(rows: CrossNodeResult[]): string {
+  const one = rows.find((r) => r.nodes === 1);
+  const lines = [
+    '| nodes | subscribers | messages | size | deliveries/s | vs 1 node |',
+    '|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of rows) {
+    const ratio = one ? `${(r.deliveriesPerSec / one.deliveriesPerSec).toFixed(2)}×` : '–';
+    lines.push(
+      `| ${r.nodes} | ${r.clients} | ${r.messages} | ${r.size} B | ${fmt(r.deliveriesPerSec, '/s')} | ${ratio} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const CROSS_NODE_NOTE =
+  'Cross-node broadcast through Redis (switchboard only: ws has no multi-node story). All nodes run in the bench process ' +
+  'with one redis-server on 127.0.0.1, so this shows the Redis hop adds no bottleneck; it is not a multi-machine scale-out figure.';
 
 export function fmt(value: number, unit = ''): string {
   if (!Number.isFinite(value)) return '–';
@@ -142,6 +174,8 @@ export function renderReport(results: BenchResults): string {
     '/proc/<pid>/stat) over the measured window, divided by the messages (or deliveries, or handshakes) in it.',
     'Latency is per message round trip (echo) or until every subscriber has the message (broadcast).',
   ];
+  if (results.crossNode?.length)
+    parts.push('', '## Cross-node broadcast (Redis)', '', CROSS_NODE_NOTE, '', renderCrossNode(results.crossNode));
   if (results.profiles.length > 0)
     parts.push('', '## CPU profiles (--cpu-prof, top self time)', '', renderProfiles(results.profiles));
   return `${parts.join('\n')}\n`;
@@ -154,6 +188,7 @@ export function renderReadmeSection(results: BenchResults): string {
     'pinned to one core; medians of alternating runs — see bench/results/latest.md for conditions):',
     '',
     renderTable(results, { compact: true }),
+    ...(results.crossNode?.length ? ['', CROSS_NODE_NOTE, '', renderCrossNode(results.crossNode)] : []),
   ].join('\n');
 }
 

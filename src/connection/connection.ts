@@ -16,12 +16,12 @@ import {
   writeHeader,
 } from '../protocol/frame-encoder.js';
 import { FrameParser, type FrameSink } from '../protocol/frame-parser.js';
-import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { closeChannel, openChannel, protocolErrorChannel, type Stats } from '../stats.js';
 import { positiveInt } from './limits.js';
+import { type AssemblerHost, MessageAssembler } from './message-assembler.js';
 import { MessageIterator } from './message-iterator.js';
 import { type TickCorked, uncorkAtEndOfTick } from './write-batch.js';
-import { type IncomingStream, MessageReader, MessageWriter } from './streams.js';
+import { type MessageReader, MessageWriter } from './streams.js';
 import {
   type CloseInfo,
   type ConnectionLimits,
@@ -67,17 +67,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   #closeInfo: CloseInfo | null = null;
   readonly #onClosed: ((conn: Connection) => void) | null;
 
-  // Incoming message being assembled
-  #msgType: MessageType = 'binary';
-  #msgCompressed = false;
-  #parts: Buffer[] = [];
-  #msgSize = 0;
-  #frameLength = 0;
-  #firstFrame = false;
-  #validator: Utf8Validator | null = null;
-  #validating = false;
-  #stream: IncomingStream | null = null;
-  #readers: Array<{ claim: (reader: MessageReader) => void; maxSize: number | null }> | null = null;
+  readonly #assembler: MessageAssembler;
 
   // Close handshake
   #sentClose = false;
@@ -114,6 +104,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     this.extensions = options.extensions;
     this.#stats = stats;
     this.#onClosed = onClosed;
+    this.#assembler = new MessageAssembler(
+      new Connection.#AssemblerHost(this),
+      this.#socket,
+      options.deflate,
+      options.limits.maxMessageSize,
+    );
     this.#parser = new FrameParser(this, {
       expectMasked: options.role === 'server',
       allowRsv1: options.deflate !== null,
@@ -140,6 +136,28 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   readonly #endListener = (): void => this.#onEnd();
   readonly #closeListener = (): void => this.#onSocketClose();
   readonly #errorListener = (err: Error): void => this.#onSocketError(err);
+
+  /** The assembler's view of a connection: a class, not closures, so it costs one small object per connection. */
+  static readonly #AssemblerHost = class implements AssemblerHost {
+    readonly #conn: Connection;
+    constructor(conn: Connection) {
+      this.#conn = conn;
+    }
+    onMessage(msg: Message): void {
+      this.onStreamed();
+      this.#conn.#emitSafely('message', msg);
+    }
+    onStreamed(): void {
+      const stats = this.#conn.#stats;
+      if (stats) stats.messagesIn++;
+    }
+    fail(code: CloseCode, message: string): void {
+      this.#conn.#fail(code, message);
+    }
+    setStreamLimit(limit: number | null): void {
+      this.#conn.#parser.setStreamLimit(limit);
+    }
+  };
 
   static #startReading(conn: Connection, head: Buffer): void {
     if (head.length > 0) conn.#onData(head);
@@ -216,79 +234,15 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   }
 
   onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
-    this.#frameLength = length;
-    this.#firstFrame = opcode !== Opcode.Continuation;
-    if (!this.#firstFrame) return;
-    this.#msgType = opcode === Opcode.Text ? 'text' : 'binary';
-    this.#msgCompressed = rsv1;
-    this.#msgSize = 0;
-    // A whole uncompressed text frame is checked once at its end by the native validator; anything that arrives in
-    // pieces is checked incrementally so that invalid UTF-8 fails fast (Autobahn 6.4.x).
-    const next = this.#readers?.shift();
-    // A streamed message's bytes go to the reader as they arrive, so they are validated as they arrive too.
-    this.#validating = this.#msgType === 'text' && !rsv1 && (!fin || next !== undefined);
-    if (this.#validating) this.#resetValidator();
-    if (next) {
-      this.#parser.setStreamLimit(this.#readers?.[0]?.maxSize ?? null);
-      const reader = new MessageReader(this.#msgType, this.#socket);
-      this.#stream = reader;
-      next.claim(reader);
-    }
+    this.#assembler.onDataFrame(opcode, fin, rsv1, length);
   }
 
   onData(chunk: Buffer): void {
-    this.#msgSize += chunk.length;
-    if (this.#msgType === 'text' && !this.#msgCompressed) {
-      if (!this.#validating && chunk.length !== this.#frameLength) {
-        this.#validating = true;
-        this.#resetValidator();
-      }
-      if (this.#validating && !this.#validator!.push(chunk)) {
-        this.#fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
-        return;
-      }
-    }
-    if (this.#stream && !this.#msgCompressed) this.#stream.pushChunk(chunk);
-    else this.#parts.push(chunk);
-  }
-
-  #resetValidator(): void {
-    this.#validator ??= new Utf8Validator();
-    this.#validator.reset();
+    this.#assembler.onData(chunk);
   }
 
   onDataFrameEnd(fin: boolean): void {
-    if (!fin) return;
-    const parts = this.#parts;
-    this.#parts = [];
-    let data = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts, this.#msgSize);
-    if (this.#msgCompressed) {
-      try {
-        data = this.#deflate!.decompress(data, this.#limits.maxMessageSize);
-      } catch (err) {
-        const code = err instanceof ProtocolError ? err.closeCode : CloseCode.InvalidPayload;
-        this.#fail(code, err instanceof Error ? err.message : 'inflate failed');
-        return;
-      }
-    }
-    if (this.#msgType === 'text') {
-      const ok = this.#validating ? this.#validator!.end() : isValidUtf8(data);
-      if (!ok) {
-        this.#fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
-        return;
-      }
-    }
-    if (this.#stats) this.#stats.messagesIn++;
-    const stream = this.#stream;
-    if (stream) {
-      this.#stream = null;
-      if (this.#msgCompressed) stream.pushChunk(data);
-      stream.finish();
-      return;
-    }
-    const msg: Message =
-      this.#msgType === 'text' ? { type: 'text', data: data.toString('utf8') } : { type: 'binary', data };
-    this.#emitSafely('message', msg);
+    this.#assembler.onDataFrameEnd(fin);
   }
 
   onControl(opcode: number, payload: Buffer): void {
@@ -345,7 +299,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#state !== ReadyState.Open) return false;
     if (this.#writer) {
       const copy = typeof data === 'string' ? data : Buffer.from(toBuffer(data));
-      (this.#deferred ??= []).push(() => this.queue(copy, options));
+      this.#defer(() => this.queue(copy, options));
       return true;
     }
     const binary = options?.binary ?? typeof data !== 'string';
@@ -383,7 +337,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#state !== ReadyState.Open || this.#mask) return false;
     if (this.#writer) {
       // Held back like queue() (§5.4: nothing enters a fragmented message); the hub never mutates a shared frame.
-      (this.#deferred ??= []).push(() => this.sendPreframed(frame));
+      this.#defer(() => this.sendPreframed(frame));
       return true;
     }
     if (!this.#admit(frame.length)) return false;
@@ -425,7 +379,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#socket.writableLength === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter = { resolve, reject };
-      const waiters = (this.#drainWaiters ??= []);
+      this.#drainWaiters ??= [];
+      const waiters = this.#drainWaiters;
       waiters.push(waiter);
       const done = (err?: Error | null): void => {
         // A failed write means the socket is going away; its close rejects the waiter.
@@ -450,12 +405,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     const maxSize = options.maxSize === undefined ? null : positiveInt('maxSize', options.maxSize, 0);
     if (this.#state === ReadyState.Closed)
       return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
-    return new Promise((resolve) => {
-      const readers = (this.#readers ??= []);
-      readers.push({ claim: resolve, maxSize });
-      // The limit must be in place before the message's first header is parsed: the parser checks it there.
-      this.#parser.setStreamLimit(readers[0]!.maxSize);
-    });
+    return new Promise((resolve) => this.#assembler.claimNext(resolve, maxSize));
   }
 
   /** Writes one message in pieces as fragments (gorilla's NextWriter); other sends wait until it ends. */
@@ -561,9 +511,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
         ? { code: this.#closeCode, reason: this.#closeReason, wasClean: false }
         : { code: CloseCode.Abnormal, reason: '', wasClean: false };
     if (this.#stats) this.#stats.connectionsOpen--;
-    this.#stream?.abort(new WebSocketError('ERR_CLOSED', `connection closed (${info.code}) mid-message`));
-    this.#stream = null;
-    for (const w of this.#drainWaiters?.splice(0) ?? []) w.reject(new WebSocketError('ERR_CLOSED', 'connection closed'));
+    this.#assembler.abort(new WebSocketError('ERR_CLOSED', `connection closed (${info.code}) mid-message`));
+    for (const w of this.#drainWaiters?.splice(0) ?? [])
+      w.reject(new WebSocketError('ERR_CLOSED', 'connection closed'));
     this.#writer?.destroy(new WebSocketError('ERR_CLOSED', 'connection closed'));
     this.#closeInfo = info;
     this.#resolveClosed?.(info);
@@ -613,6 +563,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     const key = this.#mask ? nextMaskKey() : null;
     if (this.#reading) this.#batchWrites();
     this.#socket.write(encodeFrame(opcode, payload, true, false, key));
+  }
+
+  #defer(send: () => void): void {
+    this.#deferred ??= [];
+    this.#deferred.push(send);
   }
 
   #onWriterDone(): void {

@@ -1,0 +1,143 @@
+// Reassembles data frames into messages (RFC 6455 §5.4, §5.6, §8.1; RFC 7692 §6.2): UTF-8 checked as the bytes
+// arrive, compressed messages inflated at their end, or one message streamed to a reader claimed with nextReader().
+import { ProtocolError } from '../errors.js';
+import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
+import { CloseCode, Opcode } from '../protocol/constants.js';
+import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
+import { type IncomingStream, MessageReader } from './streams.js';
+import type { Message, MessageType } from './types.js';
+
+const EMPTY = Buffer.alloc(0);
+
+/** What the assembler needs of its connection. */
+export interface AssemblerHost {
+  /** A complete message (not for streamed ones). */
+  onMessage(msg: Message): void;
+  /** A message handed to a reader has ended (for counting). */
+  onStreamed(): void;
+  fail(code: CloseCode, message: string): void;
+  /** Raises or restores the parser's size limit for the next message (streamed messages may be larger). */
+  setStreamLimit(limit: number | null): void;
+}
+
+interface PausableSource {
+  pause(): unknown;
+  resume(): unknown;
+}
+
+interface PendingReader {
+  claim: (reader: MessageReader) => void;
+  maxSize: number | null;
+}
+
+export class MessageAssembler {
+  readonly #host: AssemblerHost;
+  readonly #source: PausableSource;
+  readonly #deflate: PerMessageDeflate | null;
+  readonly #maxMessageSize: number;
+  #type: MessageType = 'binary';
+  #compressed = false;
+  #parts: Buffer[] = [];
+  #size = 0;
+  #frameLength = 0;
+  #validator: Utf8Validator | null = null;
+  #validating = false;
+  #stream: IncomingStream | null = null;
+  #readers: PendingReader[] | null = null;
+
+  constructor(host: AssemblerHost, source: PausableSource, deflate: PerMessageDeflate | null, maxMessageSize: number) {
+    this.#host = host;
+    this.#source = source;
+    this.#deflate = deflate;
+    this.#maxMessageSize = maxMessageSize;
+  }
+
+  onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
+    this.#frameLength = length;
+    if (opcode === Opcode.Continuation) return;
+    this.#type = opcode === Opcode.Text ? 'text' : 'binary';
+    this.#compressed = rsv1;
+    this.#size = 0;
+    const next = this.#readers?.shift();
+    // A whole uncompressed text frame is checked once at its end by the native validator; anything that arrives in
+    // pieces is checked incrementally so that invalid UTF-8 fails fast (Autobahn 6.4.x). A streamed message's bytes
+    // go to the reader as they arrive, so they are validated as they arrive too.
+    this.#validating = this.#type === 'text' && !rsv1 && (!fin || next !== undefined);
+    if (this.#validating) this.#resetValidator();
+    if (next) {
+      this.#host.setStreamLimit(this.#readers?.[0]?.maxSize ?? null);
+      const reader = new MessageReader(this.#type, this.#source);
+      this.#stream = reader;
+      next.claim(reader);
+    }
+  }
+
+  onData(chunk: Buffer): void {
+    this.#size += chunk.length;
+    if (this.#type === 'text' && !this.#compressed) {
+      if (!this.#validating && chunk.length !== this.#frameLength) {
+        this.#validating = true;
+        this.#resetValidator();
+      }
+      if (this.#validating && !this.#validator!.push(chunk)) {
+        this.#host.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+        return;
+      }
+    }
+    if (this.#stream && !this.#compressed) this.#stream.pushChunk(chunk);
+    else this.#parts.push(chunk);
+  }
+
+  onDataFrameEnd(fin: boolean): void {
+    if (!fin) return;
+    const parts = this.#parts;
+    this.#parts = [];
+    let data = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts, this.#size);
+    if (this.#compressed) {
+      try {
+        data = this.#deflate!.decompress(data, this.#maxMessageSize);
+      } catch (err) {
+        const code = err instanceof ProtocolError ? err.closeCode : CloseCode.InvalidPayload;
+        this.#host.fail(code, err instanceof Error ? err.message : 'inflate failed');
+        return;
+      }
+    }
+    if (this.#type === 'text') {
+      const ok = this.#validating ? this.#validator!.end() : isValidUtf8(data);
+      if (!ok) {
+        this.#host.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+        return;
+      }
+    }
+    const stream = this.#stream;
+    if (stream) {
+      this.#stream = null;
+      if (this.#compressed) stream.pushChunk(data);
+      stream.finish();
+      this.#host.onStreamed();
+      return;
+    }
+    this.#host.onMessage(
+      this.#type === 'text' ? { type: 'text', data: data.toString('utf8') } : { type: 'binary', data },
+    );
+  }
+
+  /** Queues a claim on the next message; `maxSize` (null: the normal limit) applies to that message only. */
+  claimNext(claim: (reader: MessageReader) => void, maxSize: number | null): void {
+    this.#readers ??= [];
+    this.#readers.push({ claim, maxSize });
+    // The limit must be in place before the message's first header is parsed: the parser checks it there.
+    this.#host.setStreamLimit(this.#readers[0]!.maxSize);
+  }
+
+  /** The connection closed: a message being streamed ends with this error. */
+  abort(err: Error): void {
+    this.#stream?.abort(err);
+    this.#stream = null;
+  }
+
+  #resetValidator(): void {
+    this.#validator ??= new Utf8Validator();
+    this.#validator.reset();
+  }
+}
