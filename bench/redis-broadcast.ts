@@ -13,16 +13,7 @@ import { connect } from '../src/client.js';
 import type { Connection } from '../src/connection/connection.js';
 import { Hub } from '../src/hub.js';
 import { WebSocketServer } from '../src/server.js';
-
-interface Result {
-  nodes: number;
-  clients: number;
-  messages: number;
-  size: number;
-  deliveries: number;
-  ms: number;
-  deliveriesPerSec: number;
-}
+import type { CrossNodeResult } from './lib/render.js';
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -84,7 +75,7 @@ async function run(
   clients: number,
   messages: number,
   size: number,
-): Promise<Result> {
+): Promise<CrossNodeResult> {
   const nodes: Array<{ hub: Hub; wss: WebSocketServer; port: number }> = [];
   for (let i = 0; i < nodeCount; i++) {
     const hub = new Hub({ adapter: new RedisAdapter({ url: redisUrl, maxBuffered: messages }) });
@@ -141,7 +132,7 @@ async function run(
   };
 }
 
-export async function main(argv: string[] = process.argv.slice(2)): Promise<Result[]> {
+export async function main(argv: string[] = process.argv.slice(2)): Promise<CrossNodeResult[]> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -156,7 +147,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Resu
   const size = Number(values.size);
   const redis = await startRedis();
   try {
-    const results: Result[] = [];
+    const results: CrossNodeResult[] = [];
     for (const nodeCount of [1, 2]) results.push(await run(redis.url, nodeCount, clients, messages, size));
     if (values.json) process.stdout.write(`${JSON.stringify(results)}\n`);
     else {

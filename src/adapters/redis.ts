@@ -326,14 +326,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
       if (redisUpChannel.hasSubscribers) redisUpChannel.publish({ nodeId: this.nodeId.toString('hex'), downtimeMs });
     }
     // Flush in order; anything published from here on goes after it.
-    const pending = this.#buffer;
-    this.#buffer = [];
-    this.#bufferedBytes = 0;
-    this.stats.buffered = 0;
-    for (const entry of pending) {
-      this.stats.flushed++;
-      this.#send(entry);
-    }
+    this.#flush();
     this.#firstUp.resolve();
     if (!wasUp) this.emit('up');
   }
@@ -389,6 +382,11 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
 
   #flushIfUp(): void {
     if (!this.#up || !this.#pub?.isReady || this.#buffer.length === 0) return;
+    this.#flush();
+  }
+
+  /** Sends what the outage buffer holds, oldest first. */
+  #flush(): void {
     const pending = this.#buffer;
     this.#buffer = [];
     this.#bufferedBytes = 0;
