@@ -511,7 +511,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
         ? { code: this.#closeCode, reason: this.#closeReason, wasClean: false }
         : { code: CloseCode.Abnormal, reason: '', wasClean: false };
     if (this.#stats) this.#stats.connectionsOpen--;
-    this.#assembler.abort(new WebSocketError('ERR_CLOSED', `connection closed (${info.code}) mid-message`));
+    // Errors capture a stack: made only when a stream is there to receive one, not on every close.
+    if (this.#assembler.streaming) {
+      this.#assembler.abort(new WebSocketError('ERR_CLOSED', `connection closed (${info.code}) mid-message`));
+    }
     for (const w of this.#drainWaiters?.splice(0) ?? [])
       w.reject(new WebSocketError('ERR_CLOSED', 'connection closed'));
     this.#writer?.destroy(new WebSocketError('ERR_CLOSED', 'connection closed'));

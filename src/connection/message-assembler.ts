@@ -130,6 +130,11 @@ export class MessageAssembler {
     this.#host.setStreamLimit(this.#readers[0]!.maxSize);
   }
 
+  /** True while a message is being handed to a reader. */
+  get streaming(): boolean {
+    return this.#stream !== null;
+  }
+
   /** The connection closed: a message being streamed ends with this error. */
   abort(err: Error): void {
     this.#stream?.abort(err);

@@ -9,6 +9,9 @@ export type OriginPolicy = 'same-origin' | '*' | readonly string[] | ((origin: s
 export interface UpgradeRequest {
   method?: string | undefined;
   httpVersion: string;
+  /** node's IncomingMessage has these parsed already. */
+  httpVersionMajor?: number;
+  httpVersionMinor?: number;
   headers: IncomingHttpHeaders;
 }
 
@@ -25,7 +28,10 @@ export function checkUpgradeRequest(req: UpgradeRequest): HandshakeVerdict {
       message: 'the opening handshake must be a GET request',
       headers: { Allow: 'GET' },
     };
-  const [major = 0, minor = 0] = req.httpVersion.split('.').map(Number);
+  const [major = 0, minor = 0] =
+    req.httpVersionMajor !== undefined && req.httpVersionMinor !== undefined
+      ? [req.httpVersionMajor, req.httpVersionMinor]
+      : req.httpVersion.split('.').map(Number);
   if (major < 1 || (major === 1 && minor < 1))
     return { ok: false, status: 400, message: 'HTTP/1.1 or later is required' };
   const h = req.headers;

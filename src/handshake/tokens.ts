@@ -21,6 +21,8 @@ export function splitList(value: string | string[] | undefined): string[] {
 /** Case-insensitive membership, e.g. `Connection: keep-alive, Upgrade` contains "upgrade". */
 export function listHasToken(value: string | string[] | undefined, token: string): boolean {
   const wanted = token.toLowerCase();
+  // Nearly every handshake sends exactly the one token: compare it without splitting.
+  if (typeof value === 'string' && value.length === wanted.length) return value.toLowerCase() === wanted;
   return splitList(value).some((t) => t.toLowerCase() === wanted);
 }
 
