@@ -78,6 +78,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   readonly #clock: Clock;
   readonly #options: ServerOptions;
   #closing: Promise<void> | null = null;
+  /** Sockets whose handshake waits on `authorize`: shutdown refuses them rather than waiting. */
+  readonly #authorizing = new Set<Duplex>();
   readonly #forget = (conn: Connection): void => {
     this.clients.delete(conn);
     this.#heartbeat?.delete(conn);
@@ -186,12 +188,25 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       reject(verdict.status, verdict.message, verdict.headers);
       return;
     }
-    if (!isOriginAllowed(this.#origins, req.headers.origin, req.headers.host)) {
+    let allowed: boolean;
+    try {
+      allowed = isOriginAllowed(this.#origins, req.headers.origin, req.headers.host);
+    } catch {
+      // A policy function that throws refuses; it must not become an uncaught exception in the upgrade listener.
+      allowed = false;
+    }
+    if (!allowed) {
       reject(403, `origin ${req.headers.origin} is not allowed`);
       return;
     }
     const complete = (): void => {
+      this.#authorizing.delete(socket);
       if (socket.destroyed) return;
+      // An authorization that ended after close() began must not open a connection shutdown will never see.
+      if (this.#closing) {
+        reject(503, 'server is shutting down');
+        return;
+      }
       const protocol = selectProtocol(this.#protocols, verdict.offeredProtocols);
       const negotiated = this.#compression
         ? negotiateServer(req.headers['sec-websocket-extensions'], this.#compression)
@@ -205,14 +220,19 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       complete();
       return;
     }
+    this.#authorizing.add(socket);
     Promise.resolve()
       .then(() => authorize(req))
       .then(
         (answer) => {
-          if (answer === true) complete();
-          else reject(typeof answer === 'number' ? answer : 403, 'not authorized');
+          if (answer === true) return complete();
+          this.#authorizing.delete(socket);
+          reject(typeof answer === 'number' ? answer : 403, 'not authorized');
         },
-        () => reject(500, 'authorization failed'),
+        () => {
+          this.#authorizing.delete(socket);
+          reject(500, 'authorization failed');
+        },
       );
   }
 
@@ -259,6 +279,8 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   async #shutdown(): Promise<void> {
     const own = this.#ownServer;
     const ownClosed = own ? new Promise<void>((resolve) => own.close(() => resolve())) : Promise.resolve();
+    for (const socket of this.#authorizing) refuse(socket, 503, 'server is shutting down');
+    this.#authorizing.clear();
     const all = [...this.clients].map((c) => c.close(CloseCode.GoingAway, 'server shutting down'));
     const timeout = this.#options.shutdownTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     let timer: unknown = null;

@@ -24,7 +24,7 @@ export async function runServe(argv: string[]): Promise<number> {
     port: intFlag('port', values.port, 8080, 0, 65535),
     maxMessageSize: intFlag('max-message-size', values['max-message-size'], 64 * 1024 * 1024, 1),
     compression: compressionFlag(values.compression, 'dedicated'),
-    origins: values.origin ?? [],
+    origins: originFlags(values.origin ?? []),
     shutdownTimeout: intFlag('shutdown-timeout', values['shutdown-timeout'], 5000, 1),
     ...(redis !== undefined && { redis }),
   });
@@ -59,4 +59,17 @@ async function redisFlag(value: string): Promise<string> {
     throw new UsageError(`--redis: ${(err as Error).message}`);
   }
   return value;
+}
+
+/** Each --origin is '*' or a full origin such as https://app.example.com (scheme included). */
+function originFlags(values: string[]): string[] {
+  for (const v of values) {
+    if (v === '*') continue;
+    let ok = false;
+    try {
+      ok = new URL(v).origin !== 'null';
+    } catch {}
+    if (!ok) throw new UsageError(`--origin must be '*' or an origin like https://app.example.com, got "${v}"`);
+  }
+  return values;
 }

@@ -6,7 +6,7 @@ import type { Clock } from '../clock.js';
 import { ProtocolError, WebSocketError } from '../errors.js';
 import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { decodeClosePayload, encodeClosePayload } from '../protocol/close-payload.js';
-import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
+import { CloseCode, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
 import {
   COPY_THRESHOLD,
   encodeFrame,
@@ -78,12 +78,15 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> | null = null;
 
   #reading = false;
+  #readingStarted = false;
+  #pauses = 0;
   #readWrites = 0;
   #tickCorked = false;
 
   // A streaming writer owns the data channel until it ends (§5.4: no interleaving inside a fragmented message).
   #writer: MessageWriter | null = null;
   #deferred: Array<() => void> | null = null;
+  #deferredBytes = 0;
 
   /** `onClosed` lets an owner (the server) forget the connection without a listener or promise per connection. */
   constructor(
@@ -93,7 +96,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     stats: Stats | null = null,
     onClosed: ((conn: Connection) => void) | null = null,
   ) {
-    super();
+    // A rejected promise from an async handler reaches [Symbol.for('nodejs.rejection')] instead of crashing.
+    super({ captureRejections: true });
     this.#socket = socket as SocketLike;
     this.#limits = options.limits;
     this.#clock = options.clock;
@@ -106,7 +110,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     this.#onClosed = onClosed;
     this.#assembler = new MessageAssembler(
       new Connection.#AssemblerHost(this),
-      this.#socket,
+      this,
       options.deflate,
       options.limits.maxMessageSize,
     );
@@ -161,6 +165,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
 
   static #startReading(conn: Connection, head: Buffer): void {
     if (head.length > 0) conn.#onData(head);
+    conn.#readingStarted = true;
+    // An explicitly paused stream stays paused when a 'data' listener is added.
     conn.#socket.on('data', conn.#dataListener);
   }
 
@@ -247,8 +253,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
 
   onControl(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.Ping) {
-      // §5.5.2: answer with a pong carrying the same application data, unless we are already closing.
-      if (this.#state === ReadyState.Open) this.#writeControl(Opcode.Pong, payload);
+      // §5.5.2: answer with a pong carrying the same application data, unless we are already closing. A peer that
+      // pings without reading must not grow our buffer: above the high-water mark pongs are skipped (§5.5.2 allows
+      // answering only the latest ping), and above the cap the slow-consumer policy applies.
+      if (this.#state === ReadyState.Open && this.#admitPong(payload.length)) this.#writeControl(Opcode.Pong, payload);
       this.#emitSafely('ping', payload);
     } else if (opcode === Opcode.Pong) {
       this.#emitSafely('pong', payload);
@@ -299,17 +307,17 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#state !== ReadyState.Open) return false;
     if (this.#writer) {
       const copy = typeof data === 'string' ? data : Buffer.from(toBuffer(data));
-      this.#defer(() => this.queue(copy, options));
-      return true;
+      const size = typeof copy === 'string' ? Buffer.byteLength(copy) : copy.length;
+      return this.#defer(size, () => this.queue(copy, options));
     }
     const binary = options?.binary ?? typeof data !== 'string';
     const opcode = binary ? Opcode.Binary : Opcode.Text;
     const deflate = this.#deflate;
-    if (typeof data === 'string' && !deflate && !this.#mask) {
+    if (typeof data === 'string' && !deflate) {
       const len = Buffer.byteLength(data);
       if (len <= COPY_THRESHOLD) {
         if (!this.#admit(len)) return false;
-        const frame = encodeTextFrame(data, len, true, null);
+        const frame = encodeTextFrame(data, len, true, this.#mask ? nextMaskKey() : null);
         if (binary) frame[0] = 0x80 | Opcode.Binary;
         this.#writeBuffer(frame);
         return true;
@@ -337,8 +345,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#state !== ReadyState.Open || this.#mask) return false;
     if (this.#writer) {
       // Held back like queue() (§5.4: nothing enters a fragmented message); the hub never mutates a shared frame.
-      this.#defer(() => this.sendPreframed(frame));
-      return true;
+      return this.#defer(frame.length, () => this.sendPreframed(frame));
     }
     if (!this.#admit(frame.length)) return false;
     this.#writeBuffer(frame);
@@ -350,7 +357,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     const len = payload.length;
     const key = this.#mask ? nextMaskKey() : null;
     if (key || len <= COPY_THRESHOLD) {
-      this.#writeBuffer(encodeFrame(opcode, payload, fin, rsv1, key));
+      this.#writeBuffer(encodeFrame(opcode, payload, fin, rsv1, key), fin);
       return;
     }
     const header = Buffer.allocUnsafe(headerLength(len, false));
@@ -361,7 +368,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     socket.write(header);
     socket.write(payload);
     socket.uncork();
-    this.#count(header.length + len);
+    this.#count(header.length + len, fin);
   }
 
   ping(data: string | Buffer = EMPTY): void {
@@ -403,16 +410,18 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
    */
   nextReader(options: { maxSize?: number } = {}): Promise<MessageReader> {
     const maxSize = options.maxSize === undefined ? null : positiveInt('maxSize', options.maxSize, 0);
-    if (this.#state === ReadyState.Closed)
-      return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
-    return new Promise((resolve) => this.#assembler.claimNext(resolve, maxSize));
+    if (this.#state !== ReadyState.Open)
+      return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closing or closed'));
+    return new Promise((resolve, reject) => this.#assembler.claimNext(resolve, reject, maxSize));
   }
 
   /** Writes one message in pieces as fragments (gorilla's NextWriter); other sends wait until it ends. */
   writer(type: MessageType = 'binary'): MessageWriter {
     if (this.#state !== ReadyState.Open) throw new WebSocketError('ERR_NOT_OPEN', 'connection is not open');
     if (this.#writer) throw new WebSocketError('ERR_NOT_OPEN', 'another message writer is still open');
-    const writer = new MessageWriter(type === 'text' ? Opcode.Text : Opcode.Binary, this, () => this.#onWriterDone());
+    const writer = new MessageWriter(type === 'text' ? Opcode.Text : Opcode.Binary, this, (finished, started) =>
+      this.#onWriterDone(writer, finished, started),
+    );
     this.#writer = writer;
     return writer;
   }
@@ -421,14 +430,32 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
    * Used by MessageWriter: bypasses the writer lock that holds back ordinary sends, and the slow-consumer policy (a
    * dropped fragment would corrupt the message; the writer waits for drained() instead). False: wait for drain.
    */
-  writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean {
-    if (this.#state !== ReadyState.Open) throw new WebSocketError('ERR_NOT_OPEN', 'connection is not open');
+  writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean | null {
+    if (this.#state !== ReadyState.Open) return null;
     this.#writeFrame(opcode, payload, fin, false);
     return this.#socket.writableLength <= this.#limits.highWaterMark;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {
-    return new MessageIterator(this, this.#socket);
+    return new MessageIterator(this, this);
+  }
+
+  /**
+   * Stops reading from the socket until resume(); pauses nest (each needs its resume). The heartbeat spares a paused
+   * connection: it cannot see the pongs it does not read, and a consumer that lags is not a dead peer.
+   */
+  pause(): void {
+    if (this.#pauses++ === 0) this.#socket.pause();
+  }
+
+  resume(): void {
+    if (this.#pauses === 0) return;
+    // Before reading has started, resuming would let bytes flow to no listener; #startReading honours the count.
+    if (--this.#pauses === 0 && this.#readingStarted) this.#socket.resume();
+  }
+
+  get isPaused(): boolean {
+    return this.#pauses > 0;
   }
 
   // ---- Close -----------------------------------------------------------------------------------------------------
@@ -455,9 +482,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   #fail(code: CloseCode, message: string, cause?: Error): void {
     if (this.#state === ReadyState.Closed) return;
     this.#parser.stop();
-    if (this.#stats && code !== CloseCode.PolicyViolation) this.#stats.protocolErrors++;
-    if (protocolErrorChannel.hasSubscribers)
-      protocolErrorChannel.publish({ connection: this, closeCode: code, message });
+    // Only the peer's violations of the protocol count as such (not our policy 1008 or a handler's 1011).
+    if (code === CloseCode.ProtocolError || code === CloseCode.InvalidPayload || code === CloseCode.MessageTooBig) {
+      if (this.#stats) this.#stats.protocolErrors++;
+      if (protocolErrorChannel.hasSubscribers)
+        protocolErrorChannel.publish({ connection: this, closeCode: code, message });
+    }
     if (!this.#sentClose) {
       this.#closeCode = code;
       this.#closeReason = message;
@@ -495,6 +525,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   }
 
   #onSocketError(err: Error): void {
+    // Nothing more can be sent: say so at once rather than accepting sends until 'close' arrives.
+    if (this.#state === ReadyState.Open) this.#state = ReadyState.Closing;
     if (this.listenerCount('error') > 0 && !this.#receivedClose) this.emit('error', err);
     this.#socket.destroy();
   }
@@ -511,13 +543,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
         ? { code: this.#closeCode, reason: this.#closeReason, wasClean: false }
         : { code: CloseCode.Abnormal, reason: '', wasClean: false };
     if (this.#stats) this.#stats.connectionsOpen--;
-    // Errors capture a stack: made only when a stream is there to receive one, not on every close.
-    if (this.#assembler.streaming) {
-      this.#assembler.abort(new WebSocketError('ERR_CLOSED', `connection closed (${info.code}) mid-message`));
+    // Errors capture a stack: made only when a reader is there to receive one, not on every close.
+    if (this.#assembler.hasReaders) {
+      this.#assembler.abort(new WebSocketError('ERR_CLOSED', `connection closed (${info.code})`));
     }
     for (const w of this.#drainWaiters?.splice(0) ?? [])
       w.reject(new WebSocketError('ERR_CLOSED', 'connection closed'));
-    this.#writer?.destroy(new WebSocketError('ERR_CLOSED', 'connection closed'));
+    // Destroyed without an error: `.pipe()` would rethrow one as an uncaught exception; 'close' tells the story.
+    this.#writer?.destroy();
     this.#closeInfo = info;
     this.#resolveClosed?.(info);
     this.#onClosed?.(this);
@@ -529,7 +562,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
 
   /** Applies the slow-consumer policy before a frame of `len` payload bytes is queued. */
   #admit(len: number): boolean {
-    const buffered = this.#socket.writableLength;
+    const buffered = this.#socket.writableLength + this.#deferredBytes;
     if (buffered === 0 || buffered + len <= this.#limits.maxBufferedBytes) return true;
     if (this.#limits.onSlowConsumer === 'drop') {
       if (this.#stats) this.#stats.dropped++;
@@ -542,15 +575,23 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     return false;
   }
 
-  #writeBuffer(frame: Buffer): void {
-    this.#batchWrites();
-    this.#socket.write(frame);
-    this.#count(frame.length);
+  #admitPong(len: number): boolean {
+    const buffered = this.#socket.writableLength;
+    if (buffered <= this.#limits.highWaterMark) return true;
+    if (buffered + len > this.#limits.maxBufferedBytes) this.#admit(len);
+    return false;
   }
 
-  #count(bytes: number): void {
+  #writeBuffer(frame: Buffer, fin = true): void {
+    this.#batchWrites();
+    this.#socket.write(frame);
+    this.#count(frame.length, fin);
+  }
+
+  /** A message is counted at its final frame; every frame's bytes count. */
+  #count(bytes: number, fin: boolean): void {
     if (this.#stats) {
-      this.#stats.messagesOut++;
+      if (fin) this.#stats.messagesOut++;
       this.#stats.bytesOut += bytes;
     }
   }
@@ -568,28 +609,49 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     this.#socket.write(encodeFrame(opcode, payload, true, false, key));
   }
 
-  #defer(send: () => void): void {
+  /** Holds a send back until the writer ends; held-back bytes count toward the slow-consumer cap. */
+  #defer(size: number, send: () => void): boolean {
+    if (!this.#admit(size)) return false;
+    this.#deferredBytes += size;
     this.#deferred ??= [];
     this.#deferred.push(send);
+    return true;
   }
 
-  #onWriterDone(): void {
+  /** Called once per writer: `finished` false means it was destroyed, possibly in the middle of its message. */
+  #onWriterDone(writer: MessageWriter, finished: boolean, started: boolean): void {
+    if (this.#writer !== writer) return;
     this.#writer = null;
+    if (!finished && started && this.#state === ReadyState.Open) {
+      // A message cannot be withdrawn from the wire once its first fragment left: nothing valid can follow it.
+      this.#fail(CloseCode.InternalError, 'message writer destroyed mid-message');
+      return;
+    }
     const deferred = this.#deferred ?? [];
     this.#deferred = null;
+    this.#deferredBytes = 0;
     for (const send of deferred) send();
   }
 
   /** A throwing user handler must not take the read path down with it: it fails this connection with 1011. */
-  #emitSafely<K extends keyof ConnectionEvents>(event: K, ...args: ConnectionEvents[K]): void {
+  #emitSafely<K extends keyof ConnectionEvents>(event: K, arg: ConnectionEvents[K][0]): void {
     try {
-      (this.emit as (e: K, ...a: ConnectionEvents[K]) => boolean)(event, ...args);
+      (this.emit as (e: K, a: ConnectionEvents[K][0]) => boolean)(event, arg);
     } catch (err) {
-      const error = err instanceof Error ? err : new Error(String(err));
-      // Without an 'error' listener the exception would vanish; a warning keeps the bug visible without a crash.
-      if (this.listenerCount('error') === 0) process.emitWarning(error);
-      this.#fail(CloseCode.InternalError, 'handler error', error);
+      this.#handlerFailed(err);
     }
+  }
+
+  /** node calls this for a promise rejected by an async listener (captureRejections). */
+  [Symbol.for('nodejs.rejection')](err: unknown): void {
+    this.#handlerFailed(err);
+  }
+
+  #handlerFailed(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    // Without an 'error' listener the exception would vanish; a warning keeps the bug visible without a crash.
+    if (this.listenerCount('error') === 0) process.emitWarning(error);
+    this.#fail(CloseCode.InternalError, 'handler error', error);
   }
 }
 
@@ -599,9 +661,11 @@ function toBuffer(data: Buffer | ArrayBufferView | ArrayBuffer): Buffer {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** Close reasons must fit in 123 bytes (§5.5.1); failure messages are cut on a character boundary. */
+/** Close reasons must fit in 123 bytes (§5.5.1); failure messages are cut before a UTF-8 continuation byte. */
 function truncateReason(message: string): string {
-  let out = message;
-  while (Buffer.byteLength(out) > 123) out = out.slice(0, -1);
-  return out;
+  const bytes = Buffer.from(message);
+  if (bytes.length <= MAX_CLOSE_REASON) return message;
+  let end = MAX_CLOSE_REASON;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.toString('utf8', 0, end);
 }

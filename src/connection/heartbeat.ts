@@ -14,6 +14,8 @@ export interface HeartbeatOptions {
 /** What the sweep needs of a connection. */
 export interface Pingable {
   readonly readCount: number;
+  /** A connection paused by its consumer is not read, so its pongs go unseen: it is spared until it resumes. */
+  readonly isPaused?: boolean;
   ping(): void;
   terminate(): void;
 }
@@ -69,6 +71,11 @@ export class Heartbeat {
     this.#timer = null;
     const now = this.#clock.now();
     for (const [conn, w] of this.#watched) {
+      if (conn.isPaused) {
+        w.lastActive = now;
+        w.pingedAt = 0;
+        continue;
+      }
       if (conn.readCount !== w.readCount) {
         w.readCount = conn.readCount;
         w.lastActive = now;

@@ -4,7 +4,7 @@ import { ProtocolError } from '../errors.js';
 import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
-import { type IncomingStream, MessageReader } from './streams.js';
+import { type IncomingStream, MessageReader, type PausableSource } from './streams.js';
 import type { Message, MessageType } from './types.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -20,13 +20,9 @@ export interface AssemblerHost {
   setStreamLimit(limit: number | null): void;
 }
 
-interface PausableSource {
-  pause(): unknown;
-  resume(): unknown;
-}
-
 interface PendingReader {
   claim: (reader: MessageReader) => void;
+  reject: (err: Error) => void;
   maxSize: number | null;
 }
 
@@ -123,22 +119,23 @@ export class MessageAssembler {
   }
 
   /** Queues a claim on the next message; `maxSize` (null: the normal limit) applies to that message only. */
-  claimNext(claim: (reader: MessageReader) => void, maxSize: number | null): void {
+  claimNext(claim: (reader: MessageReader) => void, reject: (err: Error) => void, maxSize: number | null): void {
     this.#readers ??= [];
-    this.#readers.push({ claim, maxSize });
+    this.#readers.push({ claim, reject, maxSize });
     // The limit must be in place before the message's first header is parsed: the parser checks it there.
     this.#host.setStreamLimit(this.#readers[0]!.maxSize);
   }
 
-  /** True while a message is being handed to a reader. */
-  get streaming(): boolean {
-    return this.#stream !== null;
+  /** True while a message is being streamed or a claim waits for one. */
+  get hasReaders(): boolean {
+    return this.#stream !== null || (this.#readers?.length ?? 0) > 0;
   }
 
-  /** The connection closed: a message being streamed ends with this error. */
+  /** The connection closed: the message being streamed ends with this error, and waiting claims are rejected. */
   abort(err: Error): void {
     this.#stream?.abort(err);
     this.#stream = null;
+    for (const pending of this.#readers?.splice(0) ?? []) pending.reject(err);
   }
 
   #resetValidator(): void {

@@ -1,14 +1,10 @@
 // `for await (const msg of conn)`: messages queue while the consumer works, and the socket pauses when it lags.
 import type { Connection } from './connection.js';
+import type { PausableSource } from './streams.js';
 import { type CloseInfo, type Message, ReadyState } from './types.js';
 
 /** Queued messages past which the socket is paused until the consumer catches up. */
 const PAUSE_AT = 64;
-
-interface PausableSource {
-  pause(): unknown;
-  resume(): unknown;
-}
 
 export class MessageIterator implements AsyncIterator<Message> {
   readonly #conn: Connection;

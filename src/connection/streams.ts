@@ -9,7 +9,8 @@ export interface IncomingStream {
   abort(err: Error): void;
 }
 
-interface PausableSource {
+/** What pauses reading while a consumer lags: the connection, which tells its heartbeat. */
+export interface PausableSource {
   pause(): unknown;
   resume(): unknown;
 }
@@ -27,6 +28,11 @@ export class MessageReader extends Readable implements IncomingStream {
   }
 
   pushChunk(chunk: Buffer): void {
+    // A reader its consumer destroyed takes nothing more, and must not leave the socket paused for good.
+    if (this.destroyed) {
+      this.#unpause();
+      return;
+    }
     if (!this.push(chunk) && !this.#paused) {
       this.#paused = true;
       this.#source.pause();
@@ -34,12 +40,16 @@ export class MessageReader extends Readable implements IncomingStream {
   }
 
   finish(): void {
-    this.push(null);
+    if (!this.destroyed) this.push(null);
     this.#unpause();
   }
 
+  /**
+   * The connection closed mid-message. The stream is destroyed with the error only when someone listens for it:
+   * `.pipe()` rethrows an unhandled one as an uncaught exception. Otherwise 'close' (readableAborted) tells.
+   */
   abort(err: Error): void {
-    this.destroy(err);
+    this.destroy(this.listenerCount('error') > 0 ? err : undefined);
     this.#unpause();
   }
 
@@ -55,7 +65,8 @@ export class MessageReader extends Readable implements IncomingStream {
 }
 
 export interface FragmentSink {
-  writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean;
+  /** True: go on; false: wait for drained(); null: the connection is not open any more. */
+  writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean | null;
   drained(): Promise<void>;
 }
 
@@ -63,10 +74,12 @@ export interface FragmentSink {
 export class MessageWriter extends Writable {
   readonly #opcode: number;
   readonly #sink: FragmentSink;
-  readonly #onDone: () => void;
+  readonly #onDone: (finished: boolean, started: boolean) => void;
   #started = false;
+  #done = false;
 
-  constructor(opcode: number, sink: FragmentSink, onDone: () => void) {
+  /** `onDone` runs exactly once: finished true after the final frame, false when destroyed before it. */
+  constructor(opcode: number, sink: FragmentSink, onDone: (finished: boolean, started: boolean) => void) {
     super({ decodeStrings: true });
     this.#opcode = opcode;
     this.#sink = sink;
@@ -83,27 +96,40 @@ export class MessageWriter extends Writable {
 
   override _final(cb: (err?: Error | null) => void): void {
     this.#fragment(Buffer.alloc(0), true, (err) => {
-      this.#onDone();
+      this.#finish(!err);
       cb(err);
     });
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.#onDone();
+    this.#finish(false);
     cb(err);
+  }
+
+  #finish(finished: boolean): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#onDone(finished, this.#started);
   }
 
   #fragment(payload: Buffer, fin: boolean, cb: (err?: Error | null) => void): void {
     const opcode = this.#started ? Opcode.Continuation : this.#opcode;
     this.#started = true;
-    let below: boolean;
-    try {
-      below = this.#sink.writeFragment(opcode, payload, fin);
-    } catch (err) {
-      cb(err as Error);
-      return;
+    const below = this.#sink.writeFragment(opcode, payload, fin);
+    if (below === null) {
+      // The connection went away: end quietly (an error here would reach `.pipe()` as an uncaught exception).
+      cb();
+      this.destroy();
+    } else if (below) {
+      cb();
+    } else {
+      this.#sink.drained().then(
+        () => cb(),
+        () => {
+          cb();
+          this.destroy();
+        },
+      );
     }
-    if (below) cb();
-    else this.#sink.drained().then(() => cb(), cb);
   }
 }
