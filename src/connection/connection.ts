@@ -297,6 +297,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   /**
    * Queues one message. Returns false when the connection is not open, when the message was dropped for a slow
    * consumer, or when the buffered bytes are above the high-water mark (wait for `drained()`), like stream.write.
+   * A Buffer is not copied: leave it unchanged until `drained()` resolves.
    */
   send(data: string | Buffer | ArrayBufferView | ArrayBuffer, options?: SendOptions): boolean {
     return this.queue(data, options) && this.#socket.writableLength <= this.#limits.highWaterMark;

@@ -8,7 +8,10 @@ export type MessageType = Message['type'];
 export const ReadyState = { Connecting: 0, Open: 1, Closing: 2, Closed: 3 } as const;
 export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
 
-/** What `conn.closed` resolves with. `code` is 1006 when the peer vanished without a close frame. */
+/**
+ * What `conn.closed` resolves with. `code`: the code of the close frame received; when none came back, the code we
+ * sent when we closed or failed the connection (wasClean false); 1006 when the peer vanished before either side closed.
+ */
 export interface CloseInfo {
   code: number;
   reason: string;
