@@ -1,4 +1,5 @@
-// One WebSocket peer over a byte stream, server or client side: read path, send path, close handshake (RFC 6455 §5–§7).
+// One WebSocket peer over a byte stream, server or client side: state, read path, control frames and the close handshake
+// (RFC 6455 §5–§7); messages are assembled by message-assembler.ts and sent through send-queue.ts.
 // Every protocol failure funnels through #fail(); a close is reported through `closed`, never thrown.
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
@@ -7,20 +8,12 @@ import { ProtocolError, WebSocketError } from '../errors.js';
 import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { decodeClosePayload, encodeClosePayload } from '../protocol/close-payload.js';
 import { CloseCode, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
-import {
-  COPY_THRESHOLD,
-  encodeFrame,
-  encodeTextFrame,
-  headerLength,
-  nextMaskKey,
-  writeHeader,
-} from '../protocol/frame-encoder.js';
 import { FrameParser, type FrameSink } from '../protocol/frame-parser.js';
 import { closeChannel, openChannel, protocolErrorChannel, type Stats } from '../stats.js';
 import { positiveInt } from './limits.js';
 import { type AssemblerHost, MessageAssembler } from './message-assembler.js';
 import { MessageIterator } from './message-iterator.js';
-import { type TickCorked, uncorkAtEndOfTick } from './write-batch.js';
+import { SendQueue, type SendQueueHost, type SocketLike } from './send-queue.js';
 import { type MessageReader, MessageWriter } from './streams.js';
 import {
   type CloseInfo,
@@ -34,8 +27,6 @@ import {
 
 const EMPTY = Buffer.alloc(0);
 
-type SocketLike = Duplex & { writableLength: number; cork(): void; uncork(): void };
-
 export interface ConnectionEvents {
   message: [Message];
   ping: [Buffer];
@@ -44,7 +35,7 @@ export interface ConnectionEvents {
   error: [Error];
 }
 
-export class Connection extends EventEmitter<ConnectionEvents> implements FrameSink, TickCorked {
+export class Connection extends EventEmitter<ConnectionEvents> implements FrameSink {
   readonly role: 'server' | 'client';
   /** The negotiated subprotocol, '' when none. */
   readonly protocol: string;
@@ -58,7 +49,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   readonly #limits: ConnectionLimits;
   readonly #clock: Clock;
   readonly #deflate: PerMessageDeflate | null;
-  readonly #mask: boolean;
+  readonly #out: SendQueue;
   #stats: Stats | null = null;
   #state: ReadyState = ReadyState.Open;
   // `closed` is made on first use: most connections never ask, and a promise per idle connection is memory.
@@ -75,18 +66,9 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   #closeCode: number = CloseCode.Abnormal;
   #closeReason = '';
   #closeTimer: unknown = null;
-  #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> | null = null;
 
-  #reading = false;
   #readingStarted = false;
   #pauses = 0;
-  #readWrites = 0;
-  #tickCorked = false;
-
-  // A streaming writer owns the data channel until it ends (§5.4: no interleaving inside a fragmented message).
-  #writer: MessageWriter | null = null;
-  #deferred: Array<() => void> | null = null;
-  #deferredBytes = 0;
 
   /** `onClosed` lets an owner (the server) forget the connection without a listener or promise per connection. */
   constructor(
@@ -102,7 +84,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     this.#limits = options.limits;
     this.#clock = options.clock;
     this.#deflate = options.deflate;
-    this.#mask = options.role === 'client';
     this.role = options.role;
     this.protocol = options.protocol;
     this.extensions = options.extensions;
@@ -113,6 +94,14 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
       this,
       options.deflate,
       options.limits.maxMessageSize,
+    );
+    this.#out = new SendQueue(
+      this.#socket,
+      options.limits,
+      stats,
+      options.role === 'client',
+      options.deflate,
+      new Connection.#SendQueueHost(this),
     );
     this.#parser = new FrameParser(this, {
       expectMasked: options.role === 'server',
@@ -163,6 +152,26 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     }
   };
 
+  /** The send queue's view of a connection. */
+  static readonly #SendQueueHost = class implements SendQueueHost {
+    readonly #conn: Connection;
+    constructor(conn: Connection) {
+      this.#conn = conn;
+    }
+    isOpen(): boolean {
+      return this.#conn.#state === ReadyState.Open;
+    }
+    evict(): void {
+      // 1008: the peer broke our policy by not reading. Its close frame may never get through a full buffer;
+      // the close timer bounds that.
+      this.#conn.#fail(CloseCode.PolicyViolation, 'slow consumer: send buffer over its limit');
+    }
+    abandonMessage(): void {
+      // A message cannot be withdrawn from the wire once its first fragment left: nothing valid can follow it.
+      this.#conn.#fail(CloseCode.InternalError, 'message writer destroyed mid-message');
+    }
+  };
+
   static #startReading(conn: Connection, head: Buffer): void {
     if (head.length > 0) conn.#onData(head);
     conn.#readingStarted = true;
@@ -208,35 +217,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#stats) this.#stats.bytesIn += chunk.length;
     // Everything the handlers send while this chunk is parsed (pongs, echoes, replies to a window of requests)
     // leaves in one writev instead of a syscall per frame: the second write of a read corks the socket.
-    this.#readWrites = 0;
-    this.#reading = true;
+    this.#out.beginRead();
     try {
       this.#parser.push(chunk);
     } finally {
-      this.#reading = false;
-      if (this.#readWrites > 1) this.#socket.uncork();
+      this.#out.endRead();
     }
-  }
-
-  /**
-   * Sends outside a read are corked until the end of the tick (see write-batch.ts). Within a read the first write
-   * goes straight out (the common request/response case) and the second corks until the read is parsed.
-   */
-  #batchWrites(): void {
-    if (this.#reading) {
-      if (++this.#readWrites === 2) this.#socket.cork();
-      return;
-    }
-    if (this.#tickCorked) return;
-    this.#tickCorked = true;
-    this.#socket.cork();
-    uncorkAtEndOfTick(this);
-  }
-
-  /** Called by the write batch at the end of the tick. */
-  uncorkTick(): void {
-    this.#tickCorked = false;
-    this.#socket.uncork();
   }
 
   onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
@@ -256,7 +242,8 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
       // §5.5.2: answer with a pong carrying the same application data, unless we are already closing. A peer that
       // pings without reading must not grow our buffer: above the high-water mark pongs are skipped (§5.5.2 allows
       // answering only the latest ping), and above the cap the slow-consumer policy applies.
-      if (this.#state === ReadyState.Open && this.#admitPong(payload.length)) this.#writeControl(Opcode.Pong, payload);
+      if (this.#state === ReadyState.Open && this.#out.admitPong(payload.length))
+        this.#out.writeControl(Opcode.Pong, payload);
       this.#emitSafely('ping', payload);
     } else if (opcode === Opcode.Pong) {
       this.#emitSafely('pong', payload);
@@ -300,42 +287,12 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
    * A Buffer is not copied: leave it unchanged until `drained()` resolves.
    */
   send(data: string | Buffer | ArrayBufferView | ArrayBuffer, options?: SendOptions): boolean {
-    return this.queue(data, options) && this.#socket.writableLength <= this.#limits.highWaterMark;
+    return this.#out.queue(data, options) && this.#out.belowHighWaterMark;
   }
 
   /** Like send(), but the result only says whether the message was queued (true even above the high-water mark). */
   queue(data: string | Buffer | ArrayBufferView | ArrayBuffer, options?: SendOptions): boolean {
-    if (this.#state !== ReadyState.Open) return false;
-    if (this.#writer) {
-      const copy = typeof data === 'string' ? data : Buffer.from(toBuffer(data));
-      const size = typeof copy === 'string' ? Buffer.byteLength(copy) : copy.length;
-      return this.#defer(size, () => this.queue(copy, options));
-    }
-    const binary = options?.binary ?? typeof data !== 'string';
-    const opcode = binary ? Opcode.Binary : Opcode.Text;
-    const deflate = this.#deflate;
-    if (typeof data === 'string' && !deflate) {
-      const len = Buffer.byteLength(data);
-      if (len <= COPY_THRESHOLD) {
-        if (!this.#admit(len)) return false;
-        const frame = encodeTextFrame(data, len, true, this.#mask ? nextMaskKey() : null);
-        if (binary) frame[0] = 0x80 | Opcode.Binary;
-        this.#writeBuffer(frame);
-        return true;
-      }
-    }
-    let payload = typeof data === 'string' ? Buffer.from(data) : toBuffer(data);
-    let rsv1 = false;
-    const plain = payload;
-    if (deflate && (options?.compress ?? payload.length >= deflate.threshold)) {
-      // Not into the context-takeover window until admitted: a dropped message must not be referred back to.
-      payload = deflate.compress(payload, false);
-      rsv1 = true;
-    }
-    if (!this.#admit(payload.length)) return false;
-    if (rsv1) deflate!.commitSent(plain);
-    this.#writeFrame(opcode, payload, true, rsv1);
-    return true;
+    return this.#out.queue(data, options);
   }
 
   /**
@@ -343,33 +300,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
    * true when queued. Client connections must mask per frame, so they cannot use this.
    */
   sendPreframed(frame: Buffer): boolean {
-    if (this.#state !== ReadyState.Open || this.#mask) return false;
-    if (this.#writer) {
-      // Held back like queue() (§5.4: nothing enters a fragmented message); the hub never mutates a shared frame.
-      return this.#defer(frame.length, () => this.sendPreframed(frame));
-    }
-    if (!this.#admit(frame.length)) return false;
-    this.#writeBuffer(frame);
-    return true;
-  }
-
-  /** `payload` must not be mutated until it has been written. */
-  #writeFrame(opcode: number, payload: Buffer, fin: boolean, rsv1: boolean): void {
-    const len = payload.length;
-    const key = this.#mask ? nextMaskKey() : null;
-    if (key || len <= COPY_THRESHOLD) {
-      this.#writeBuffer(encodeFrame(opcode, payload, fin, rsv1, key), fin);
-      return;
-    }
-    const header = Buffer.allocUnsafe(headerLength(len, false));
-    writeHeader(header, 0, opcode, len, fin, rsv1, null);
-    this.#batchWrites();
-    const socket = this.#socket;
-    socket.cork();
-    socket.write(header);
-    socket.write(payload);
-    socket.uncork();
-    this.#count(header.length + len, fin);
+    return this.#out.sendPreframed(frame);
   }
 
   ping(data: string | Buffer = EMPTY): void {
@@ -382,26 +313,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
 
   /** Resolves once every byte queued before the call has reached the kernel; rejects if the connection closes first. */
   drained(): Promise<void> {
-    if (this.#state === ReadyState.Closed)
-      return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
-    if (this.#socket.writableLength === 0) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const waiter = { resolve, reject };
-      this.#drainWaiters ??= [];
-      const waiters = this.#drainWaiters;
-      waiters.push(waiter);
-      const done = (err?: Error | null): void => {
-        // A failed write means the socket is going away; its close rejects the waiter.
-        if (err) return;
-        const i = waiters.indexOf(waiter);
-        if (i >= 0) waiters.splice(i, 1);
-        resolve();
-      };
-      // Not 'drain': node emits it only after a write() returned false, so a backlog under the socket's own 16 KiB
-      // mark was never announced and drained() hung. Write callbacks run in order, so an empty write's marks the spot.
-      if (this.#socket.writableEnded) this.#socket.once('finish', done);
-      else this.#socket.write(EMPTY, done);
-    });
+    return this.#out.drained();
   }
 
   /**
@@ -419,22 +331,13 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
   /** Writes one message in pieces as fragments (gorilla's NextWriter); other sends wait until it ends. */
   writer(type: MessageType = 'binary'): MessageWriter {
     if (this.#state !== ReadyState.Open) throw new WebSocketError('ERR_NOT_OPEN', 'connection is not open');
-    if (this.#writer) throw new WebSocketError('ERR_NOT_OPEN', 'another message writer is still open');
-    const writer = new MessageWriter(type === 'text' ? Opcode.Text : Opcode.Binary, this, (finished, started) =>
-      this.#onWriterDone(writer, finished, started),
+    if (this.#out.writerOpen) throw new WebSocketError('ERR_NOT_OPEN', 'another message writer is still open');
+    const out = this.#out;
+    const writer = new MessageWriter(type === 'text' ? Opcode.Text : Opcode.Binary, out, (finished, started) =>
+      out.writerDone(writer, finished, started),
     );
-    this.#writer = writer;
+    out.takeChannel(writer);
     return writer;
-  }
-
-  /**
-   * Used by MessageWriter: bypasses the writer lock that holds back ordinary sends, and the slow-consumer policy (a
-   * dropped fragment would corrupt the message; the writer waits for drained() instead). False: wait for drain.
-   */
-  writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean | null {
-    if (this.#state !== ReadyState.Open) return null;
-    this.#writeFrame(opcode, payload, fin, false);
-    return this.#socket.writableLength <= this.#limits.highWaterMark;
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {
@@ -510,8 +413,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
 
   #writeCloseFrame(payload: Buffer): void {
     this.#sentClose = true;
-    const key = this.#mask ? nextMaskKey() : null;
-    if (this.#socket.writable) this.#socket.write(encodeFrame(Opcode.Close, payload, true, false, key));
+    this.#out.writeControl(Opcode.Close, payload);
   }
 
   #armCloseTimer(): void {
@@ -548,10 +450,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.#assembler.hasReaders) {
       this.#assembler.abort(new WebSocketError('ERR_CLOSED', `connection closed (${info.code})`));
     }
-    for (const w of this.#drainWaiters?.splice(0) ?? [])
-      w.reject(new WebSocketError('ERR_CLOSED', 'connection closed'));
-    // Destroyed without an error: `.pipe()` would rethrow one as an uncaught exception; 'close' tells the story.
-    this.#writer?.destroy();
+    this.#out.close();
     this.#closeInfo = info;
     this.#resolveClosed?.(info);
     this.#onClosed?.(this);
@@ -561,77 +460,11 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
 
   // ---- Internals -------------------------------------------------------------------------------------------------
 
-  /** Applies the slow-consumer policy before a frame of `len` payload bytes is queued. */
-  #admit(len: number): boolean {
-    const buffered = this.#socket.writableLength + this.#deferredBytes;
-    if (buffered === 0 || buffered + len <= this.#limits.maxBufferedBytes) return true;
-    if (this.#limits.onSlowConsumer === 'drop') {
-      if (this.#stats) this.#stats.dropped++;
-      return false;
-    }
-    if (this.#stats) this.#stats.evicted++;
-    // 1008: the peer broke our policy by not reading. Its close frame may never get through a full buffer;
-    // the close timer bounds that.
-    this.#fail(CloseCode.PolicyViolation, 'slow consumer: send buffer over its limit');
-    return false;
-  }
-
-  #admitPong(len: number): boolean {
-    const buffered = this.#socket.writableLength;
-    if (buffered <= this.#limits.highWaterMark) return true;
-    if (buffered + len > this.#limits.maxBufferedBytes) this.#admit(len);
-    return false;
-  }
-
-  #writeBuffer(frame: Buffer, fin = true): void {
-    this.#batchWrites();
-    this.#socket.write(frame);
-    this.#count(frame.length, fin);
-  }
-
-  /** A message is counted at its final frame; every frame's bytes count. */
-  #count(bytes: number, fin: boolean): void {
-    if (this.#stats) {
-      if (fin) this.#stats.messagesOut++;
-      this.#stats.bytesOut += bytes;
-    }
-  }
-
   #control(opcode: number, data: string | Buffer): void {
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
     if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('control frame payload is limited to 125 bytes');
     if (this.#state !== ReadyState.Open) return;
-    this.#writeControl(opcode, payload);
-  }
-
-  #writeControl(opcode: number, payload: Buffer): void {
-    const key = this.#mask ? nextMaskKey() : null;
-    if (this.#reading) this.#batchWrites();
-    this.#socket.write(encodeFrame(opcode, payload, true, false, key));
-  }
-
-  /** Holds a send back until the writer ends; held-back bytes count toward the slow-consumer cap. */
-  #defer(size: number, send: () => void): boolean {
-    if (!this.#admit(size)) return false;
-    this.#deferredBytes += size;
-    this.#deferred ??= [];
-    this.#deferred.push(send);
-    return true;
-  }
-
-  /** Called once per writer: `finished` false means it was destroyed, possibly in the middle of its message. */
-  #onWriterDone(writer: MessageWriter, finished: boolean, started: boolean): void {
-    if (this.#writer !== writer) return;
-    this.#writer = null;
-    if (!finished && started && this.#state === ReadyState.Open) {
-      // A message cannot be withdrawn from the wire once its first fragment left: nothing valid can follow it.
-      this.#fail(CloseCode.InternalError, 'message writer destroyed mid-message');
-      return;
-    }
-    const deferred = this.#deferred ?? [];
-    this.#deferred = null;
-    this.#deferredBytes = 0;
-    for (const send of deferred) send();
+    this.#out.writeControl(opcode, payload);
   }
 
   /** A throwing user handler must not take the read path down with it: it fails this connection with 1011. */
@@ -654,12 +487,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (this.listenerCount('error') === 0) process.emitWarning(error);
     this.#fail(CloseCode.InternalError, 'handler error', error);
   }
-}
-
-function toBuffer(data: Buffer | ArrayBufferView | ArrayBuffer): Buffer {
-  if (Buffer.isBuffer(data)) return data;
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** Close reasons must fit in 123 bytes (§5.5.1); failure messages are cut before a UTF-8 continuation byte. */
