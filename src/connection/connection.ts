@@ -89,19 +89,15 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     this.extensions = options.extensions;
     this.#stats = stats;
     this.#onClosed = onClosed;
-    this.#assembler = new MessageAssembler(
-      new Connection.#AssemblerHost(this),
-      this,
-      options.deflate,
-      options.limits.maxMessageSize,
-    );
+    const internals = new Connection.#Internals(this);
+    this.#assembler = new MessageAssembler(internals, this, options.deflate, options.limits.maxMessageSize);
     this.#out = new SendQueue(
       this.#socket,
       options.limits,
       stats,
       options.role === 'client',
       options.deflate,
-      new Connection.#SendQueueHost(this),
+      internals,
     );
     this.#parser = new FrameParser(this, {
       expectMasked: options.role === 'server',
@@ -113,9 +109,10 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
       stats.connectionsOpen++;
       stats.connectionsTotal++;
     }
-    socket.on('end', this.#endListener);
-    socket.on('close', this.#closeListener);
-    socket.on('error', this.#errorListener);
+    Connection.#bySocket.set(socket, this);
+    socket.on('end', Connection.#onSocketEnd);
+    socket.on('close', Connection.#onSocketCloseEvent);
+    socket.on('error', Connection.#onSocketErrorEvent);
     if (openChannel.hasSubscribers) openChannel.publish({ connection: this });
     // Reading starts one macrotask later: a client's caller attaches its listeners after `await connect()` (in
     // microtasks), so nothing sent right after the 101 is missed. node leaves an upgraded socket paused, so bytes
@@ -123,15 +120,33 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     setImmediate(Connection.#startReading, this, head);
   }
 
-  // Listeners are fields, not closures made in the constructor: those would keep the constructor's scope, and with
-  // it `head` (a slice of the request's read buffer), alive as long as the connection.
+  // The data listener is a field, not a closure made in the constructor: that would keep the constructor's scope, and
+  // with it `head` (a slice of the request's read buffer), alive as long as the connection. The rare socket events
+  // share one function each and find their connection in a side table: a closure per event per connection is ~64
+  // bytes, which idle connections pay for nothing.
   readonly #dataListener = (chunk: Buffer): void => this.#onData(chunk);
-  readonly #endListener = (): void => this.#onEnd();
-  readonly #closeListener = (): void => this.#onSocketClose();
-  readonly #errorListener = (err: Error): void => this.#onSocketError(err);
+  static readonly #bySocket = new WeakMap<Duplex, Connection>();
 
-  /** The assembler's view of a connection: a class, not closures, so it costs one small object per connection. */
-  static readonly #AssemblerHost = class implements AssemblerHost {
+  static #onSocketEnd(this: Duplex): void {
+    // biome-ignore lint/complexity/noThisInStatic: node calls a listener with the socket as `this`
+    const conn = Connection.#bySocket.get(this);
+    if (conn) conn.#onEnd();
+  }
+
+  static #onSocketCloseEvent(this: Duplex): void {
+    // biome-ignore lint/complexity/noThisInStatic: node calls a listener with the socket as `this`
+    const conn = Connection.#bySocket.get(this);
+    if (conn) conn.#onSocketClose();
+  }
+
+  static #onSocketErrorEvent(this: Duplex, err: Error): void {
+    // biome-ignore lint/complexity/noThisInStatic: node calls a listener with the socket as `this`
+    const conn = Connection.#bySocket.get(this);
+    if (conn) conn.#onSocketError(err);
+  }
+
+  /** What the assembler and the send queue see of a connection: one small object, not closures. */
+  static readonly #Internals = class implements AssemblerHost, SendQueueHost {
     readonly #conn: Connection;
     constructor(conn: Connection) {
       this.#conn = conn;
@@ -149,14 +164,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     }
     setStreamLimit(limit: number | null): void {
       this.#conn.#parser.setStreamLimit(limit);
-    }
-  };
-
-  /** The send queue's view of a connection. */
-  static readonly #SendQueueHost = class implements SendQueueHost {
-    readonly #conn: Connection;
-    constructor(conn: Connection) {
-      this.#conn = conn;
     }
     isOpen(): boolean {
       return this.#conn.#state === ReadyState.Open;

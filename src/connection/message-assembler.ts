@@ -33,7 +33,7 @@ export class MessageAssembler {
   readonly #maxMessageSize: number;
   #type: MessageType = 'binary';
   #compressed = false;
-  #parts: Buffer[] = [];
+  #parts: Buffer[] | null = null;
   #size = 0;
   #frameLength = 0;
   #validator: Utf8Validator | null = null;
@@ -81,14 +81,16 @@ export class MessageAssembler {
       }
     }
     if (this.#stream && !this.#compressed) this.#stream.pushChunk(chunk);
-    else this.#parts.push(chunk);
+    else if (this.#parts) this.#parts.push(chunk);
+    else this.#parts = [chunk];
   }
 
   onDataFrameEnd(fin: boolean): void {
     if (!fin) return;
+    // The array is made per message, not kept: an idle connection holds none.
     const parts = this.#parts;
-    this.#parts = [];
-    let data = parts.length === 1 ? parts[0]! : parts.length === 0 ? EMPTY : Buffer.concat(parts, this.#size);
+    this.#parts = null;
+    let data = !parts ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#size);
     if (this.#compressed) {
       try {
         data = this.#deflate!.decompress(data, this.#maxMessageSize);

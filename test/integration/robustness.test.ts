@@ -165,7 +165,7 @@ describe('handlers and policies', () => {
     await ok.close();
   });
 
-  it('close() refuses a handshake whose authorization ends after shutdown began', async (t) => {
+  it('close() refuses a handshake whose authorization ends after shutdown began', async () => {
     let release!: () => void;
     let arrived!: () => void;
     const gate = new Promise<void>((r) => {
