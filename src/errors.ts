@@ -7,9 +7,7 @@ export type WebSocketErrorCode =
   | 'ERR_HANDSHAKE_TIMEOUT'
   | 'ERR_ABORTED'
   | 'ERR_NOT_OPEN'
-  | 'ERR_CLOSED'
-  | 'ERR_SLOW_CONSUMER'
-  | 'ERR_ADAPTER';
+  | 'ERR_CLOSED';
 
 export class WebSocketError extends Error {
   readonly code: WebSocketErrorCode;

@@ -176,7 +176,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     socket.on('error', destroyOnError);
     const reject = (status: number, message: string, headers?: Record<string, string>): void => {
       this.stats.handshakeFailures++;
-      refuse(socket, status, message, headers);
+      refuse(socket, status, message, headers, this.#clock);
       if (this.listenerCount('rejected') > 0) this.emit('rejected', { status, message, req });
     };
     if (this.#closing) {
@@ -279,7 +279,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   async #shutdown(): Promise<void> {
     const own = this.#ownServer;
     const ownClosed = own ? new Promise<void>((resolve) => own.close(() => resolve())) : Promise.resolve();
-    for (const socket of this.#authorizing) refuse(socket, 503, 'server is shutting down');
+    for (const socket of this.#authorizing) refuse(socket, 503, 'server is shutting down', {}, this.#clock);
     this.#authorizing.clear();
     const all = [...this.clients].map((c) => c.close(CloseCode.GoingAway, 'server shutting down'));
     const timeout = this.#options.shutdownTimeout ?? DEFAULT_CLOSE_TIMEOUT;
@@ -308,7 +308,13 @@ function destroyOnError(this: Duplex): void {
 }
 
 /** Answers a refused handshake with a plain HTTP response and closes the socket. */
-function refuse(socket: Duplex, status: number, message: string, headers: Record<string, string> = {}): void {
+function refuse(
+  socket: Duplex,
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+  clock: Clock = systemClock,
+): void {
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -320,5 +326,5 @@ function refuse(socket: Duplex, status: number, message: string, headers: Record
   // Drain whatever the client still sends (so the close is a FIN, not a reset that could eat the answer), and bound
   // how long a client that never closes its side can hold the socket.
   socket.resume();
-  setTimeout(() => socket.destroy(), REFUSE_LINGER).unref();
+  clock.setTimeout(() => socket.destroy(), REFUSE_LINGER);
 }

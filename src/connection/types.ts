@@ -5,6 +5,7 @@ import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 export type Message = { type: 'text'; data: string } | { type: 'binary'; data: Buffer };
 export type MessageType = Message['type'];
 
+/** The numbers of the browser API's readyState; a Connection exists only once open, so it never reports 0. */
 export const ReadyState = { Connecting: 0, Open: 1, Closing: 2, Closed: 3 } as const;
 export type ReadyState = (typeof ReadyState)[keyof typeof ReadyState];
 
