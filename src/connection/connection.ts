@@ -35,7 +35,7 @@ export interface ConnectionEvents {
   error: [Error];
 }
 
-export class Connection extends EventEmitter<ConnectionEvents> implements FrameSink {
+export class Connection extends EventEmitter<ConnectionEvents> {
   readonly role: 'server' | 'client';
   /** The negotiated subprotocol, '' when none. */
   readonly protocol: string;
@@ -99,7 +99,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
       options.deflate,
       internals,
     );
-    this.#parser = new FrameParser(this, {
+    this.#parser = new FrameParser(internals, {
       expectMasked: options.role === 'server',
       allowRsv1: options.deflate !== null,
       maxMessageSize: options.limits.maxMessageSize,
@@ -145,11 +145,29 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     if (conn) conn.#onSocketError(err);
   }
 
-  /** What the assembler and the send queue see of a connection: one small object, not closures. */
-  static readonly #Internals = class implements AssemblerHost, SendQueueHost {
+  /**
+   * What the frame parser, the assembler and the send queue see of a connection: one small object, not closures,
+   * and none of it on the connection's public surface.
+   */
+  static readonly #Internals = class implements FrameSink, AssemblerHost, SendQueueHost {
     readonly #conn: Connection;
     constructor(conn: Connection) {
       this.#conn = conn;
+    }
+    onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
+      this.#conn.#assembler.onDataFrame(opcode, fin, rsv1, length);
+    }
+    onData(chunk: Buffer): void {
+      this.#conn.#assembler.onData(chunk);
+    }
+    onDataFrameEnd(fin: boolean): void {
+      this.#conn.#assembler.onDataFrameEnd(fin);
+    }
+    onControl(opcode: number, payload: Buffer): void {
+      this.#conn.#onControl(opcode, payload);
+    }
+    onError(closeCode: CloseCode, message: string): void {
+      this.#conn.#fail(closeCode, message);
     }
     onMessage(msg: Message): void {
       this.onStreamed();
@@ -232,19 +250,7 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     }
   }
 
-  onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
-    this.#assembler.onDataFrame(opcode, fin, rsv1, length);
-  }
-
-  onData(chunk: Buffer): void {
-    this.#assembler.onData(chunk);
-  }
-
-  onDataFrameEnd(fin: boolean): void {
-    this.#assembler.onDataFrameEnd(fin);
-  }
-
-  onControl(opcode: number, payload: Buffer): void {
+  #onControl(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.Ping) {
       // §5.5.2: answer with a pong carrying the same application data, unless we are already closing. A peer that
       // pings without reading must not grow our buffer: above the high-water mark pongs are skipped (§5.5.2 allows
@@ -257,10 +263,6 @@ export class Connection extends EventEmitter<ConnectionEvents> implements FrameS
     } else {
       this.#onCloseFrame(payload);
     }
-  }
-
-  onError(closeCode: CloseCode, message: string): void {
-    this.#fail(closeCode, message);
   }
 
   #onCloseFrame(payload: Buffer): void {
