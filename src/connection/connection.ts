@@ -252,11 +252,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   #onControl(opcode: number, payload: Buffer): void {
     if (opcode === Opcode.Ping) {
-      // §5.5.2: answer with a pong carrying the same application data, unless we are already closing. A peer that
-      // pings without reading must not grow our buffer: above the high-water mark pongs are skipped (§5.5.2 allows
-      // answering only the latest ping), and above the cap the slow-consumer policy applies.
-      if (this.#state === ReadyState.Open && this.#out.admitPong(payload.length))
-        this.#out.writeControl(Opcode.Pong, payload);
+      // §5.5.2: answer with a pong carrying the same application data "unless it already received a Close frame"
+      // (having sent ours is no reason to stop). A peer that pings without reading must not grow our buffer: above
+      // the high-water mark pongs are skipped (§5.5.2 allows answering only the latest ping), and above the cap the
+      // slow-consumer policy applies.
+      if (!this.#receivedClose && this.#out.admitPong(payload.length)) this.#out.writeControl(Opcode.Pong, payload);
       this.#emitSafely('ping', payload);
     } else if (opcode === Opcode.Pong) {
       this.#emitSafely('pong', payload);

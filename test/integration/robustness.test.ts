@@ -6,7 +6,7 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { type Connection, connect, type ServerOptions, WebSocketServer } from '../../src/index.js';
-import { encodeFrame, Op, within } from '../helpers/raw-peer.js';
+import { encodeFrame, Op, openPeer, within } from '../helpers/raw-peer.js';
 import { StalledPeer } from '../helpers/stalled-peer.js';
 
 const WAIT = 5_000;
@@ -219,5 +219,22 @@ describe('memory stays under the cap', () => {
     for (let i = 0; i < 1000; i++) if (server.queue(Buffer.alloc(16 * 1024))) accepted++;
     assert.ok(accepted <= 64, `${accepted} held-back sends of 16 KiB accepted under a 1 MiB cap`);
     writer.end();
+  });
+});
+
+describe('control frames during the close handshake', () => {
+  it('a ping that arrives after our close frame, before the peer’s, is still answered (§5.5.2)', async (t) => {
+    const { wss, port } = await serve(t);
+    const accepted = once(wss, 'connection') as Promise<[Connection]>;
+    const peer = await openPeer(t, port);
+    const [conn] = await within(accepted, WAIT, 'the server connection');
+    const closing = conn.close(1000, 'done');
+    const close = await peer.nextFrame();
+    assert.equal(close.opcode, Op.Close);
+    await peer.send({ opcode: Op.Ping, payload: Buffer.from('still there?') });
+    await peer.expectPong('still there?');
+    await peer.sendClose(1000);
+    const info = await within(closing, WAIT, 'the close handshake');
+    assert.equal(info.wasClean, true);
   });
 });
