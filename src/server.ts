@@ -26,6 +26,7 @@ import {
   acceptResponse,
   checkUpgradeRequest,
   isOriginAllowed,
+  normalizeOrigin,
   type OriginPolicy,
   selectProtocol,
 } from './handshake/server-handshake.js';
@@ -92,8 +93,19 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     this.#options = options;
     this.#limits = resolveLimits(options);
     this.#origins = options.origins ?? 'same-origin';
-    if (Array.isArray(this.#origins) && this.#origins.includes('*')) {
-      throw new TypeError("origins: use the string '*' alone to allow every origin, not inside a list");
+    const origins = this.#origins;
+    if (Array.isArray(origins)) {
+      if (origins.includes('*')) {
+        throw new TypeError("origins: use the string '*' alone to allow every origin, not inside a list");
+      }
+      // A scheme-less entry would silently refuse every browser: say so at construction.
+      const bad = origins.find((o) => normalizeOrigin(o) === null);
+      if (bad !== undefined)
+        throw new TypeError(`origins: ${JSON.stringify(bad)} is not an origin like https://app.example.com`);
+    } else if (typeof origins === 'string' && origins !== 'same-origin' && origins !== '*') {
+      throw new TypeError(
+        `origins must be 'same-origin', '*', a list of origins or a function, got ${JSON.stringify(origins)}`,
+      );
     }
     this.#protocols = options.protocols ?? [];
     validateProtocols(this.#protocols);

@@ -78,7 +78,8 @@ export function isOriginAllowed(policy: OriginPolicy, origin: string | undefined
   return normalized !== null && policy.some((allowed) => normalizeOrigin(allowed) === normalized);
 }
 
-function normalizeOrigin(origin: string): string | null {
+/** The serialized origin (scheme://host[:port]) of a URL, or null when it has none. */
+export function normalizeOrigin(origin: string): string | null {
   try {
     const o = new URL(origin).origin;
     return o === 'null' ? null : o;
