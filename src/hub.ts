@@ -203,13 +203,14 @@ export class Hub {
     let plain: Buffer | null = null;
     let compressed: Map<number, Buffer> | null = null;
     let delivered = 0;
+    const sendOptions = { binary: msg.type === 'binary' };
     for (const conn of subs) {
       if (conn === except) continue;
       let ok: boolean;
       const deflate = conn.deflate;
       if (conn.role === 'client' || (deflate && !deflate.shareable && msg.data.length >= deflate.threshold)) {
         // Masked client frames and context-takeover compression are per connection by nature.
-        ok = conn.queue(msg.data, { binary: msg.type === 'binary' });
+        ok = conn.queue(msg.data, sendOptions);
       } else if (deflate && msg.data.length >= deflate.threshold) {
         compressed ??= new Map();
         let frame = compressed.get(deflate.sendWindowBits);

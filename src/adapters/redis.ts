@@ -181,15 +181,15 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     this.#url = options.url ?? 'redis://127.0.0.1:6379';
     parseRedisUrl(this.#url);
     this.#prefix = options.channelPrefix ?? DEFAULT_CHANNEL_PREFIX;
-    this.#maxBuffered = positiveInt('maxBuffered', options.maxBuffered ?? DEFAULT_MAX_BUFFERED, 0);
-    this.#maxBufferedBytes = positiveInt('maxBufferedBytes', options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 0);
-    this.#initialDelay = positiveInt(
+    this.#maxBuffered = intAtLeast('maxBuffered', options.maxBuffered ?? DEFAULT_MAX_BUFFERED, 0);
+    this.#maxBufferedBytes = intAtLeast('maxBufferedBytes', options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 0);
+    this.#initialDelay = intAtLeast(
       'reconnect.initialDelay',
       options.reconnect?.initialDelay ?? DEFAULT_RECONNECT.initialDelay,
       1,
     );
-    this.#maxDelay = positiveInt('reconnect.maxDelay', options.reconnect?.maxDelay ?? DEFAULT_RECONNECT.maxDelay, 1);
-    this.#connectTimeout = positiveInt('connectTimeout', options.connectTimeout ?? 2000, 1);
+    this.#maxDelay = intAtLeast('reconnect.maxDelay', options.reconnect?.maxDelay ?? DEFAULT_RECONNECT.maxDelay, 1);
+    this.#connectTimeout = intAtLeast('connectTimeout', options.connectTimeout ?? 2000, 1);
     let resolve!: () => void;
     const promise = new Promise<void>((r) => {
       resolve = r;
@@ -430,7 +430,7 @@ export function redisAdapter(options: RedisAdapterOptions | string = {}): RedisA
   return new RedisAdapter(typeof options === 'string' ? { url: options } : options);
 }
 
-function positiveInt(name: string, value: number, min: number): number {
+function intAtLeast(name: string, value: number, min: number): number {
   if (!Number.isInteger(value) || value < min)
     throw new RangeError(`${name} must be a whole number ≥ ${min}, got ${value}`);
   return value;

@@ -7,7 +7,7 @@ import type { Clock } from '../clock.js';
 import { ProtocolError, WebSocketError } from '../errors.js';
 import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { decodeClosePayload, encodeClosePayload } from '../protocol/close-payload.js';
-import { CloseCode, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
+import { CloseCode, EMPTY, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
 import { FrameParser, type FrameSink } from '../protocol/frame-parser.js';
 import { closeChannel, openChannel, protocolErrorChannel, type Stats } from '../stats.js';
 import { positiveInt } from './limits.js';
@@ -24,8 +24,6 @@ import {
   ReadyState,
   type SendOptions,
 } from './types.js';
-
-const EMPTY = Buffer.alloc(0);
 
 export interface ConnectionEvents {
   message: [Message];
@@ -277,7 +275,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#closeCode = decoded.code;
     this.#closeReason = decoded.reason;
     // §5.5.1: echo the status code; a close without one is answered without one.
-    if (!this.#sentClose) this.#sendClose(decoded.code === CloseCode.NoStatus ? undefined : decoded.code, '');
+    if (!this.#sentClose) {
+      this.#writeCloseFrame(encodeClosePayload(decoded.code === CloseCode.NoStatus ? undefined : decoded.code));
+    }
     this.#state = ReadyState.Closing;
     this.#finishCloseHandshake();
   }
@@ -404,7 +404,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (!this.#sentClose) {
       this.#closeCode = code;
       this.#closeReason = message;
-      this.#sendClose(code, truncateReason(message));
+      this.#writeCloseFrame(encodeClosePayload(code, truncateReason(message)));
     }
     this.#state = ReadyState.Closing;
     this.#socket.end();
@@ -414,10 +414,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       if (cause) err.cause = cause;
       this.emit('error', err);
     }
-  }
-
-  #sendClose(code: number | undefined, reason: string): void {
-    this.#writeCloseFrame(encodeClosePayload(code, reason));
   }
 
   #writeCloseFrame(payload: Buffer): void {

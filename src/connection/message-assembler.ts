@@ -2,12 +2,10 @@
 // arrive, compressed messages inflated at their end, or one message streamed to a reader claimed with nextReader().
 import { ProtocolError } from '../errors.js';
 import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
-import { CloseCode, Opcode } from '../protocol/constants.js';
+import { CloseCode, EMPTY, Opcode } from '../protocol/constants.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { type IncomingStream, MessageReader, type PausableSource } from './streams.js';
 import type { Message, MessageType } from './types.js';
-
-const EMPTY = Buffer.alloc(0);
 
 /** What the assembler needs of its connection. */
 export interface AssemblerHost {
@@ -90,15 +88,17 @@ export class MessageAssembler {
     // The array is made per message, not kept: an idle connection holds none.
     const parts = this.#parts;
     this.#parts = null;
-    let data = !parts ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#size);
+    let data: Buffer;
     if (this.#compressed) {
       try {
-        data = this.#deflate!.decompress(data, this.#maxMessageSize);
+        data = this.#deflate!.decompress(parts ?? EMPTY, this.#maxMessageSize);
       } catch (err) {
         const code = err instanceof ProtocolError ? err.closeCode : CloseCode.InvalidPayload;
         this.#host.fail(code, err instanceof Error ? err.message : 'inflate failed');
         return;
       }
+    } else {
+      data = !parts ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#size);
     }
     if (this.#type === 'text') {
       const ok = this.#validating ? this.#validator!.end() : isValidUtf8(data);

@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream';
 import { WebSocketError } from '../errors.js';
 import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
-import { Opcode } from '../protocol/constants.js';
+import { EMPTY, Opcode } from '../protocol/constants.js';
 import {
   COPY_THRESHOLD,
   encodeFrame,
@@ -18,8 +18,6 @@ import type { Stats } from '../stats.js';
 import type { FragmentSink, MessageWriter } from './streams.js';
 import type { ConnectionLimits, SendOptions } from './types.js';
 import { type TickCorked, uncorkAtEndOfTick } from './write-batch.js';
-
-const EMPTY = Buffer.alloc(0);
 
 export type SocketLike = Duplex & { writableLength: number; cork(): void; uncork(): void };
 

@@ -6,7 +6,7 @@ import { type ExtensionParam, formatExtension, parseExtensions } from '../handsh
 export const EXTENSION_NAME = 'permessage-deflate';
 
 /**
- * `'shared'`: the server compresses without context takeover, so one compressed payload (see `compressShared`) can be
+ * `'shared'`: the server compresses without context takeover, so one compressed payload (see `PerMessageDeflate#compressStateless`) can be
  * written to every peer. `'dedicated'`: context takeover both ways, best ratio, one retained window per direction.
  */
 export type CompressionMode = 'shared' | 'dedicated';

@@ -3,7 +3,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { constants as zlibConstants, deflateRawSync, inflateRawSync, type ZlibOptions } from 'node:zlib';
 import { ProtocolError } from '../errors.js';
-import { CloseCode } from '../protocol/constants.js';
+import { CloseCode, EMPTY } from '../protocol/constants.js';
 import { type DeflateParams, MIN_WINDOW_BITS, type ResolvedCompression } from './deflate-negotiation.js';
 
 export * from './deflate-negotiation.js';
@@ -40,7 +40,6 @@ const MAX_DEFLATE_WINDOW_BITS = 13;
 const INFLATE_WINDOW_BITS = 15;
 /** §7.2.1: a sync flush ends with an empty stored block, 00 00 ff ff, which the sender strips and §7.2.2 restores. */
 const SYNC_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
-const EMPTY: Buffer = Buffer.alloc(0);
 
 export type DeflateRole = 'server' | 'client';
 
@@ -99,15 +98,6 @@ function slide(window: Buffer, data: Buffer, keep: number): Buffer {
 }
 
 /**
- * Stateless no-context-takeover compression: the payload (RSV1 set) for a message framed once and written to many
- * peers. Valid for a peer only when its `PerMessageDeflate#shareable` is true and its `sendWindowBits` ≥ the
- * `windowBits` used here; a hub caches one payload per distinct `sendWindowBits` (almost always just 15).
- */
-export function compressShared(data: Buffer, cfg: ResolvedCompression, windowBits = cfg.serverMaxWindowBits): Buffer {
-  return deflate(data, windowBits, cfg, EMPTY);
-}
-
-/**
  * One connection's compressor and decompressor. A server compresses with the server_* parameters and decompresses
  * with the client_* ones; a client the reverse. Only messages that went through compress()/decompress() (RSV1 set)
  * enter the windows, which is what §7.2.3 means by the sliding window of compressed messages.
@@ -119,7 +109,7 @@ export class PerMessageDeflate {
   readonly threshold: number;
   /** The negotiated window of our sending direction: a shared payload made with more bits is not valid here. */
   readonly sendWindowBits: number;
-  /** True when our sending direction has no context takeover, so `compressShared` payloads may be written here. */
+  /** True when our sending direction has no context takeover, so one `compressStateless` payload may be written to many peers. */
   readonly shareable: boolean;
   readonly #cfg: ResolvedCompression;
   readonly #sendKeep: number;
@@ -144,7 +134,10 @@ export class PerMessageDeflate {
     this.#recvKeep = recvNoContext ? 0 : 1 << Math.max(MIN_WINDOW_BITS, recvBits);
   }
 
-  /** A payload without context (see compressShared) made with this connection's settings, for framing once. */
+  /**
+   * A payload without context, made with this connection's settings: the hub frames it once and writes it to every
+   * peer whose `shareable` is true and whose `sendWindowBits` is the same (it caches one payload per value).
+   */
   compressStateless(data: Buffer): Buffer {
     // With context takeover the peer would add this message to its window but we would not: later messages corrupt.
     if (!this.shareable) throw new TypeError('compressStateless() needs no context takeover on the sending side');
@@ -173,15 +166,17 @@ export class PerMessageDeflate {
   }
 
   /**
-   * §7.2.2: inflates a received RSV1 message (all fragments' payloads concatenated). Throws ProtocolError 1009 once
+   * §7.2.2: inflates a received RSV1 message (its payload, or its fragments' payloads in order). Throws ProtocolError 1009 once
    * the output would exceed `maxSize` (zlib stops at the next 16 KiB chunk, so a bomb is never inflated whole) and
    * 1007 for data that is not valid deflate.
    */
-  decompress(payload: Buffer, maxSize: number): Buffer {
+  decompress(payload: Buffer | readonly Buffer[], maxSize: number): Buffer {
     if (!(maxSize >= 0)) throw new RangeError(`maxSize must be a non-negative number, got ${maxSize}`);
-    const input = Buffer.allocUnsafe(payload.length + SYNC_TAIL.length);
-    payload.copy(input);
-    SYNC_TAIL.copy(input, payload.length);
+    // The fragments and the tail are joined in one copy (a message arrives in pieces; zlib takes one buffer).
+    const parts = Buffer.isBuffer(payload) ? [payload] : payload;
+    let size = SYNC_TAIL.length;
+    for (const p of parts) size += p.length;
+    const input = Buffer.concat([...parts, SYNC_TAIL], size);
     const options: ZlibOptions = {
       finishFlush: zlibConstants.Z_SYNC_FLUSH,
       windowBits: INFLATE_WINDOW_BITS,

@@ -37,6 +37,9 @@ export const MAX_CONTROL_PAYLOAD = 125;
 /** Largest close reason in bytes: 125 minus the 2-byte code (RFC 6455 §5.5.1). */
 export const MAX_CLOSE_REASON = 123;
 
+/** A shared empty payload (never written to). */
+export const EMPTY: Buffer = Buffer.alloc(0);
+
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** Autobahn 9.3.1 sends a 4 MiB message in 64-byte fragments (65,536 of them); allow that with room. */
 export const DEFAULT_MAX_FRAGMENTS = 1 << 17;

@@ -1,6 +1,6 @@
 // Incremental, sans-IO frame parser (RFC 6455 §5.2–§5.5): bytes in through push(), events out to a FrameSink.
 // It enforces every frame-level rule; message-level rules (UTF-8, close payloads, inflation) belong to the caller.
-import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
+import { CloseCode, EMPTY, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { applyMask } from './mask.js';
 
 export interface FrameSink {
@@ -26,8 +26,6 @@ export interface FrameParserOptions {
   maxFragments: number;
 }
 
-const EMPTY = Buffer.alloc(0);
-
 export class FrameParser {
   readonly #sink: FrameSink;
   readonly #expectMasked: boolean;
@@ -48,7 +46,8 @@ export class FrameParser {
   #fin = false;
   #remaining = 0;
   #payloadRead = 0;
-  #maskKey: Buffer | null = null;
+  #maskKey: Uint8Array | null = null;
+  #keyBytes: Uint8Array | null = null;
   #control: Buffer | null = null;
 
   // Current fragmented message
@@ -128,7 +127,18 @@ export class FrameParser {
       length = high * 0x1_0000_0000 + header.readUInt32BE(6);
       at = 10;
     }
-    this.#maskKey = masked ? header.subarray(at, at + 4) : null;
+    if (masked) {
+      // Copied, not sliced: a slice would keep the whole read chunk alive as long as the connection idles.
+      this.#keyBytes ??= new Uint8Array(4);
+      const key = this.#keyBytes;
+      key[0] = header[at]!;
+      key[1] = header[at + 1]!;
+      key[2] = header[at + 2]!;
+      key[3] = header[at + 3]!;
+      this.#maskKey = key;
+    } else {
+      this.#maskKey = null;
+    }
 
     if (opcode >= 0x8) {
       if (opcode > Opcode.Pong)

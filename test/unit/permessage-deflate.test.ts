@@ -7,7 +7,6 @@ import { HandshakeError, ProtocolError } from '../../src/errors.js';
 import {
   acceptServerResponse,
   clientOffer,
-  compressShared,
   type DeflateParams,
   type DeflateRole,
   negotiateServer,
@@ -414,7 +413,8 @@ describe('PerMessageDeflate round trips (Autobahn 12.x/13.x)', () => {
     assert.equal(new PerMessageDeflate(params(), 'client', DEDICATED).decompress(payload, 5000).length, 5000);
     const peer = new PerMessageDeflate(params(), 'client', DEDICATED);
     expectProtocolError(() => peer.decompress(payload, 4999), CloseCode.MessageTooBig);
-    expectProtocolError(() => peer.decompress(compressShared(Buffer.from('a'), DEDICATED), 0), CloseCode.MessageTooBig);
+    const shared = new PerMessageDeflate(params({ serverNoContextTakeover: true }), 'server', DEDICATED);
+    expectProtocolError(() => peer.decompress(shared.compressStateless(Buffer.from('a')), 0), CloseCode.MessageTooBig);
   });
 
   it('retains the documented number of bytes per connection', () => {
@@ -493,7 +493,17 @@ describe('interop with zlib streams (real context takeover), 60+ messages each w
   });
 });
 
-describe('compressShared', () => {
+/** One payload made without context by a shareable server connection with `bits` of window (the hub's path). */
+function compressShared(data: Buffer, cfg: ResolvedCompression, bits = cfg.serverMaxWindowBits): Buffer {
+  const server = new PerMessageDeflate(
+    params({ serverNoContextTakeover: true, serverMaxWindowBits: bits }),
+    'server',
+    cfg,
+  );
+  return server.compressStateless(data);
+}
+
+describe('compressStateless', () => {
   it('is readable by any no-context peer, including a strict 8-bit one', async () => {
     const msg = text(3000, prng(11));
     const cfg8 = cfgOf({ mode: 'shared', serverMaxWindowBits: 8 });
