@@ -1,0 +1,371 @@
+// A raw DEFLATE decoder (RFC 1951) for permessage-deflate (RFC 7692 §7.2.2): a sliding window kept across messages,
+// input taken in pieces split anywhere, bounded work per call, an exact output limit, output delivered in chunks.
+import { decodeCodes, MAX_MATCH, SYMBOL_INPUT_BYTES } from './inflate-codes.js';
+import { InflateError, InflateLimitError } from './inflate-errors.js';
+import { readDynamicHeader } from './inflate-header.js';
+import { InflateState, MAX_HEADER_BYTES, truncated } from './inflate-state.js';
+import {
+  acquireTables,
+  FIXED_DIST,
+  FIXED_DIST_BITS,
+  FIXED_LIT,
+  FIXED_LIT_BITS,
+  releaseTables,
+  TABLE_SET_BYTES,
+  type TableSet,
+} from './inflate-tables.js';
+import { SlidingWindow } from './inflate-window.js';
+
+export { InflateError, InflateLimitError } from './inflate-errors.js';
+
+/**
+ * Usage, one message at a time:
+ *
+ * ```ts
+ * const inf = new Inflater({ windowBits: 15, contextTakeover: true });
+ * inf.begin(maxMessageBytes);          // a new message
+ * inf.push(payloadPiece);              // as pieces arrive (kept by reference until consumed)
+ * inf.end();                           // after the last piece: appends the 00 00 ff ff tail (§7.2.2)
+ * let status = inf.run(budget, onChunk); // 'need-input' | 'budget' | 'done'
+ * ```
+ *
+ * `run` decodes until the input runs out ('need-input': push more or end()), `budget` work units are spent
+ * ('budget': call again, e.g. on the next event-loop turn) or the message is complete ('done': end() was called and
+ * every block is decoded; begin() the next one). Before it returns it hands every byte decoded so far to `onChunk`,
+ * in order, as Buffers it never touches again; a message decoded in one call under half the 64 KiB output buffer
+ * comes out as one Buffer of exactly its size. A budget unit is an output byte; each block header also costs a few
+ * (BLOCK_COST, DYNAMIC_BLOCK_COST) so a stream of empty blocks cannot run unbounded. One call produces at most
+ * budget + 257 bytes (a match is not split).
+ *
+ * Errors: InflateError for data that is not valid DEFLATE or that ends mid-block (including a distance beyond the
+ * window or the history actually held), InflateLimitError as soon as the message's output would exceed `maxOutput`
+ * (never more than 257 bytes past it are decoded, and those are never delivered). After either, the inflater is
+ * failed: every call throws.
+ *
+ * Window: 2^windowBits bytes (8..15, the peer's negotiated value), allocated on the first message that needs it. With
+ * context takeover it carries every message's last bytes to the next (§7.2.2), also after a message that ends with a
+ * BFINAL block (the bytes after it are ignored); without, a message starts with an empty window and the ring is freed
+ * when the message ends. A distance is valid up to min(2^windowBits, history held); zlib with windowBits 15 would
+ * also accept a distance beyond 2^windowBits inside one message's own output — a peer exceeding its negotiated window
+ * — which this decoder rejects whatever the chunking (pass windowBits 15 to accept it).
+ */
+export interface InflaterOptions {
+  /** The sender's window, 8..15 (RFC 7692 §7.1.2). */
+  windowBits?: number;
+  /** Whether back-references may reach into earlier messages (§7.1.1). */
+  contextTakeover?: boolean;
+}
+
+export const DEFAULT_INFLATER_OPTIONS = { windowBits: 15, contextTakeover: true } as const;
+
+export type InflateStatus = 'need-input' | 'budget' | 'done';
+
+/** Budget units charged per stored or fixed block header, and per dynamic one (which builds tables). */
+export const BLOCK_COST = 64;
+export const DYNAMIC_BLOCK_COST = 1024;
+
+const Mode = {
+  Idle: 0,
+  Header: 1,
+  StoredLength: 2,
+  Stored: 3,
+  DynamicHeader: 4,
+  Codes: 5,
+  Done: 6,
+  Failed: 7,
+} as const;
+type Mode = (typeof Mode)[keyof typeof Mode];
+
+/** The output buffer all inflaters decode into, one call at a time; a chunk this full is handed over, not copied. */
+const OUT_BYTES = 64 * 1024;
+const HANDOVER_MIN = OUT_BYTES / 2;
+/** The last position a symbol may start at: it writes at most MAX_MATCH bytes. */
+const OUT_STOP = OUT_BYTES - MAX_MATCH + 1;
+let outBuffer: Buffer | null = null;
+
+export class Inflater {
+  readonly windowBits: number;
+  readonly contextTakeover: boolean;
+  readonly #s: InflateState;
+  readonly #window: SlidingWindow;
+  #mode: Mode = Mode.Idle;
+  /** The current block has BFINAL set. */
+  #final = false;
+  #storedLeft = 0;
+  #tables: TableSet | null = null;
+  #limit = 0;
+  /** Output bytes of this message delivered so far. */
+  #total = 0;
+  /** Budget spent in this call by delivered output and block headers. */
+  #spent = 0;
+  #chunks: Buffer[] = [];
+
+  constructor(options: InflaterOptions = {}) {
+    const {
+      windowBits = DEFAULT_INFLATER_OPTIONS.windowBits,
+      contextTakeover = DEFAULT_INFLATER_OPTIONS.contextTakeover,
+    } = options;
+    if (!Number.isInteger(windowBits) || windowBits < 8 || windowBits > 15) {
+      throw new RangeError(`windowBits must be an integer from 8 to 15, got ${windowBits}`);
+    }
+    if (typeof contextTakeover !== 'boolean') {
+      throw new TypeError(`contextTakeover must be a boolean, got ${typeof contextTakeover}`);
+    }
+    this.windowBits = windowBits;
+    this.contextTakeover = contextTakeover;
+    this.#window = new SlidingWindow(windowBits);
+    this.#s = new InflateState(this.#window);
+  }
+
+  /** Bytes this inflater holds: the window once allocated, plus a table set while a dynamic block is in progress. */
+  get retainedBytes(): number {
+    return this.#window.allocated + (this.#tables === null ? 0 : TABLE_SET_BYTES);
+  }
+
+  /** Starts a message whose output may be at most `maxOutput` bytes (Infinity for no limit). */
+  begin(maxOutput: number): void {
+    this.#check();
+    if (this.#mode !== Mode.Idle) throw new Error('Inflater.begin(): the previous message is not finished');
+    if (typeof maxOutput !== 'number' || !(maxOutput >= 0)) {
+      throw new RangeError(`maxOutput must be a non-negative number, got ${maxOutput}`);
+    }
+    this.#limit = Math.floor(maxOutput);
+    this.#total = 0;
+    this.#final = false;
+    this.#mode = Mode.Header;
+    if (!this.contextTakeover) this.#window.clear();
+  }
+
+  /** Adds compressed bytes of the current message; the inflater reads them in place until consumed. */
+  push(chunk: Uint8Array): void {
+    this.#busy('push');
+    // After a BFINAL block the rest of the message is ignored.
+    if (this.#mode !== Mode.Done) this.#s.push(chunk);
+  }
+
+  /** The current message's last compressed bytes have been pushed. */
+  end(): void {
+    this.#busy('end');
+    if (this.#s.ended) throw new Error('Inflater.end(): called twice for one message');
+    this.#s.end();
+  }
+
+  /** Decodes until input runs out, `budget` is spent or the message is done; see the interface notes above. */
+  run(budget: number, onChunk: (chunk: Buffer) => void): InflateStatus {
+    this.#busy('run');
+    if (!Number.isInteger(budget) || budget < 1)
+      throw new RangeError(`budget must be a positive integer, got ${budget}`);
+    const s = this.#s;
+    outBuffer ??= Buffer.allocUnsafeSlow(OUT_BYTES);
+    s.out = outBuffer;
+    s.pos = 0;
+    this.#spent = 0;
+    let status: InflateStatus;
+    try {
+      status = this.#decode(budget);
+    } catch (err) {
+      this.#fail();
+      throw err;
+    }
+    const chunks = this.#chunks;
+    if (chunks.length === 0) return status;
+    this.#chunks = [];
+    for (const chunk of chunks) onChunk(chunk);
+    return status;
+  }
+
+  #decode(budget: number): InflateStatus {
+    const s = this.#s;
+    for (;;) {
+      switch (this.#mode) {
+        case Mode.Header: {
+          if (s.exhausted) return this.#finish();
+          if (this.#spent + s.pos >= budget) return this.#stop('budget');
+          if (s.bits < 3) {
+            if (!s.ensure(1)) return this.#stop('need-input');
+            s.hold |= s.inp[s.ip++]! << s.bits;
+            s.bits += 8;
+          }
+          const header = s.hold & 7;
+          s.hold >>>= 3;
+          s.bits -= 3;
+          if (s.overran) throw truncated();
+          this.#final = (header & 1) === 1;
+          const type = header >>> 1;
+          if (type === 0) {
+            this.#mode = Mode.StoredLength;
+          } else if (type === 1) {
+            s.lit = FIXED_LIT;
+            s.litMask = (1 << FIXED_LIT_BITS) - 1;
+            s.dist = FIXED_DIST;
+            s.distMask = (1 << FIXED_DIST_BITS) - 1;
+            this.#mode = Mode.Codes;
+          } else if (type === 2) {
+            this.#mode = Mode.DynamicHeader;
+          } else {
+            throw new InflateError('Invalid block type 3');
+          }
+          this.#spent += type === 2 ? DYNAMIC_BLOCK_COST : BLOCK_COST;
+          break;
+        }
+        case Mode.StoredLength: {
+          // RFC 1951 §3.2.4: to the next byte boundary, then LEN and its one's complement NLEN.
+          s.hold >>>= s.bits & 7;
+          s.bits -= s.bits & 7;
+          if (!s.ensure(4)) return this.#stop('need-input');
+          const len = this.#take16();
+          const nlen = this.#take16();
+          if (s.overran) throw truncated();
+          if (len !== (~nlen & 0xffff)) {
+            throw new InflateError(`Invalid stored block: LEN ${len} is not the complement of NLEN ${nlen}`);
+          }
+          this.#storedLeft = len;
+          this.#mode = Mode.Stored;
+          break;
+        }
+        case Mode.Stored: {
+          const status = this.#copyStored(budget);
+          if (status !== null) return status;
+          break;
+        }
+        case Mode.DynamicHeader: {
+          if (!s.ensure(MAX_HEADER_BYTES)) return this.#stop('need-input');
+          this.#tables ??= acquireTables();
+          readDynamicHeader(s, this.#tables);
+          if (s.overran) throw truncated();
+          this.#mode = Mode.Codes;
+          break;
+        }
+        case Mode.Codes: {
+          if (s.pos >= OUT_STOP) this.#emit(false);
+          const limitLeft = this.#limit - this.#total;
+          const outStop = Math.min(OUT_STOP, limitLeft + 1, budget - this.#spent);
+          if (s.pos >= outStop) return this.#stop('budget');
+          let inStop: number;
+          if (!s.padded) inStop = s.inEnd - SYMBOL_INPUT_BYTES;
+          // Near the real end, one symbol at a time once reads reach the padding, so a cut stream shows at once.
+          else inStop = s.ip <= s.inLen ? s.inLen + 1 : s.ip + 1;
+          if (s.ip >= inStop) {
+            if (!s.ensure(SYMBOL_INPUT_BYTES + 1)) return this.#stop('need-input');
+            break;
+          }
+          const endOfBlock = decodeCodes(s, inStop, outStop);
+          if (s.overran) throw truncated();
+          if (s.pos > limitLeft) throw new InflateLimitError(this.#limit);
+          if (endOfBlock) this.#endBlock();
+          break;
+        }
+        case Mode.Done:
+          // A BFINAL block ended the stream; the message is over once end() says so.
+          return s.ended ? this.#finish() : this.#stop('need-input');
+        default:
+          throw new Error(`Inflater in an impossible state ${this.#mode}`);
+      }
+    }
+  }
+
+  #take16(): number {
+    const s = this.#s;
+    while (s.bits < 16) {
+      s.hold |= s.inp[s.ip++]! << s.bits;
+      s.bits += 8;
+    }
+    const v = s.hold & 0xffff;
+    s.hold >>>= 16;
+    s.bits -= 16;
+    return v;
+  }
+
+  /** Copies a stored block's bytes; null when the block is complete, else why the call stops. */
+  #copyStored(budget: number): InflateStatus | null {
+    const s = this.#s;
+    while (this.#storedLeft > 0) {
+      if (s.pos === OUT_BYTES) this.#emit(false);
+      const room = Math.min(this.#storedLeft, OUT_BYTES - s.pos, budget - this.#spent - s.pos);
+      if (room <= 0) return this.#stop('budget');
+      if (s.pos + room > this.#limit - this.#total) throw new InflateLimitError(this.#limit);
+      let n = 0;
+      // Whole bytes already in the bit buffer come first.
+      for (; n < room && s.bits >= 8; n++) {
+        s.out[s.pos++] = s.hold & 0xff;
+        s.hold >>>= 8;
+        s.bits -= 8;
+      }
+      if (s.overran) throw truncated();
+      const got = s.copyBytes(s.out, s.pos, room - n);
+      s.pos += got;
+      this.#storedLeft -= n + got;
+      if (n + got < room) {
+        if (s.ended) throw truncated();
+        return this.#stop('need-input');
+      }
+    }
+    this.#endBlock();
+    return null;
+  }
+
+  #endBlock(): void {
+    this.#mode = this.#final ? Mode.Done : Mode.Header;
+  }
+
+  /** Hands the decoded bytes over, adding them to the window unless this is the last of a message without context. */
+  #emit(last: boolean): void {
+    const s = this.#s;
+    const n = s.pos;
+    if (n === 0) return;
+    const out = s.out as Buffer;
+    let chunk: Buffer;
+    if (n >= HANDOVER_MIN) {
+      chunk = out.subarray(0, n);
+      outBuffer = Buffer.allocUnsafeSlow(OUT_BYTES);
+      s.out = outBuffer;
+    } else {
+      chunk = Buffer.allocUnsafe(n);
+      out.copy(chunk, 0, 0, n);
+    }
+    if (this.contextTakeover || !last) this.#window.append(chunk, 0, n);
+    this.#total += n;
+    this.#spent += n;
+    s.pos = 0;
+    this.#chunks.push(chunk);
+  }
+
+  #stop(status: InflateStatus): InflateStatus {
+    this.#emit(false);
+    this.#s.detach();
+    return status;
+  }
+
+  #finish(): InflateStatus {
+    const s = this.#s;
+    if (s.overran) throw truncated();
+    this.#emit(true);
+    s.reset();
+    this.#releaseMessage();
+    this.#mode = Mode.Idle;
+    return 'done';
+  }
+
+  #releaseMessage(): void {
+    if (this.#tables !== null) releaseTables(this.#tables);
+    this.#tables = null;
+    if (!this.contextTakeover) this.#window.release();
+  }
+
+  #fail(): void {
+    this.#s.reset();
+    this.#releaseMessage();
+    this.#window.release();
+    this.#chunks = [];
+    this.#mode = Mode.Failed;
+  }
+
+  #check(): void {
+    if (this.#mode === Mode.Failed) throw new InflateError('Inflater failed on an earlier message');
+  }
+
+  #busy(method: string): void {
+    this.#check();
+    if (this.#mode === Mode.Idle) throw new Error(`Inflater.${method}(): begin() a message first`);
+  }
+}
