@@ -82,6 +82,8 @@ const HANDOVER_MIN = OUT_BYTES / 2;
 /** The last position a symbol may start at: it writes at most MAX_MATCH bytes. */
 const OUT_STOP = OUT_BYTES - MAX_MATCH + 1;
 let outBuffer: Buffer | null = null;
+/** The header of an empty stored block, completed by the sync tail. */
+const EMPTY_BLOCK_START = Uint8Array.of(0x00);
 
 export class Inflater {
   readonly windowBits: number;
@@ -94,6 +96,8 @@ export class Inflater {
   #storedLeft = 0;
   #tables: TableSet | null = null;
   #limit = 0;
+  /** Some compressed byte of this message was pushed. */
+  #pushed = false;
   /** Output bytes of this message delivered so far. */
   #total = 0;
   /** Budget spent in this call by delivered output and block headers. */
@@ -132,6 +136,7 @@ export class Inflater {
     this.#limit = Math.floor(maxOutput);
     this.#total = 0;
     this.#final = false;
+    this.#pushed = false;
     this.#mode = Mode.Header;
     if (!this.contextTakeover) this.#window.clear();
   }
@@ -141,12 +146,15 @@ export class Inflater {
     this.#busy('push');
     // After a BFINAL block the rest of the message is ignored.
     if (this.#mode !== Mode.Done) this.#s.push(chunk);
+    if (chunk.length > 0) this.#pushed = true;
   }
 
   /** The current message's last compressed bytes have been pushed. */
   end(): void {
     this.#busy('end');
     if (this.#s.ended) throw new Error('Inflater.end(): called twice for one message');
+    // A compressed message with no bytes at all is not the §7.2.3.6 form (00) but zlib reads it as empty; so do we.
+    if (!this.#pushed) this.#s.push(EMPTY_BLOCK_START);
     this.#s.end();
   }
 
