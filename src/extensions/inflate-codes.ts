@@ -15,6 +15,7 @@ const SHORT_MATCH = 16;
 function copyFar(s: InflateState, out: Uint8Array, pos: number, dist: number, len: number): number {
   const window = s.window;
   if (dist > window.size || dist - pos > window.fill) {
+    s.pos = pos;
     throw new InflateError(
       `Invalid distance ${dist}: too far back (${Math.min(window.size, pos + window.fill)} bytes of history)`,
     );
@@ -27,7 +28,8 @@ function copyFar(s: InflateState, out: Uint8Array, pos: number, dist: number, le
 /**
  * Decodes symbols while `ip < inStop` and `pos < outStop`; returns true when it reaches the end-of-block code. The
  * caller guarantees SYMBOL_INPUT_BYTES readable bytes after inStop − 1 and MAX_MATCH bytes of room after outStop − 1,
- * so the loop checks neither.
+ * so the loop checks neither. Before throwing, it leaves `ip` and `bits` where the fault was (a stream cut short
+ * shows as `overran` there).
  */
 export function decodeCodes(s: InflateState, inStop: number, outStop: number): boolean {
   const inp = s.inp;
@@ -91,8 +93,11 @@ export function decodeCodes(s: InflateState, inStop: number, outStop: number): b
       }
       hold >>>= here & 15;
       bits -= here & 15;
-      if ((op & OP_BASE) === 0)
+      if ((op & OP_BASE) === 0) {
+        s.ip = ip;
+        s.bits = bits;
         throw new InflateError('Invalid distance code (30, 31 or one the block does not define)');
+      }
       let d = here >>> 12;
       extra = op & 15;
       if (extra !== 0) {
@@ -109,6 +114,8 @@ export function decodeCodes(s: InflateState, inStop: number, outStop: number): b
         bits -= extra;
       }
       if (d > pos || d > windowSize) {
+        s.ip = ip;
+        s.bits = bits;
         pos = copyFar(s, out, pos, d, len);
       } else if (len < SHORT_MATCH) {
         let from = pos - d;
@@ -136,6 +143,8 @@ export function decodeCodes(s: InflateState, inStop: number, outStop: number): b
       endOfBlock = true;
       break;
     }
+    s.ip = ip;
+    s.bits = bits;
     throw new InflateError('Invalid literal/length code (286, 287 or one the block does not define)');
   }
   s.ip = ip;

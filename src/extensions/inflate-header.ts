@@ -13,7 +13,7 @@ const lens = new Uint8Array(286 + 30);
 /**
  * Reads a dynamic block header and builds its tables into `set`, making them the state's current tables. The caller
  * has made MAX_HEADER_BYTES of input readable, so no read here runs out (a header cut short reads padding zeros and
- * shows as `overran`).
+ * shows as `overran`, also when a fault is thrown).
  */
 export function readDynamicHeader(s: InflateState, set: TableSet): void {
   const inp = s.inp;
@@ -29,7 +29,14 @@ export function readDynamicHeader(s: InflateState, set: TableSet): void {
   const ncode = ((hold >>> 10) & 15) + 4;
   hold >>>= 14;
   bits -= 14;
+  // Where the bit reader is when a fault is found: the caller tells a cut-short header from a bad one by it.
+  const save = (): void => {
+    s.ip = ip;
+    s.hold = hold;
+    s.bits = bits;
+  };
   if (nlen > 286 || ndist > 30) {
+    save();
     throw new InflateError(
       `Invalid dynamic block: ${nlen} literal/length and ${ndist} distance codes (at most 286, 30)`,
     );
@@ -44,6 +51,7 @@ export function readDynamicHeader(s: InflateState, set: TableSet): void {
     hold >>>= 3;
     bits -= 3;
   }
+  save();
   const clMask = (1 << buildTable(codeLengthLens, 0, 19, TableKind.CodeLengths, codeLengthTable, 7)) - 1;
   const total = nlen + ndist;
   for (let i = 0; i < total; ) {
@@ -64,6 +72,7 @@ export function readDynamicHeader(s: InflateState, set: TableSet): void {
     let value = 0;
     let repeat: number;
     if (sym === 16) {
+      if (i === 0) save();
       if (i === 0) throw new InflateError('Invalid dynamic block: code 16 repeats a length with no previous one');
       value = lens[i - 1]!;
       repeat = 3 + (hold & 3);
@@ -78,16 +87,17 @@ export function readDynamicHeader(s: InflateState, set: TableSet): void {
       hold >>>= 7;
       bits -= 7;
     }
-    if (i + repeat > total) throw new InflateError('Invalid dynamic block: a repeat code runs past the last length');
+    if (i + repeat > total) {
+      save();
+      throw new InflateError('Invalid dynamic block: a repeat code runs past the last length');
+    }
     lens.fill(value, i, i + repeat);
     i += repeat;
   }
+  save();
   if (lens[256] === 0) throw new InflateError('Invalid dynamic block: no end-of-block code');
   s.litMask = (1 << buildTable(lens, 0, nlen, TableKind.LitLen, set.lit, LIT_ROOT_BITS)) - 1;
   s.distMask = (1 << buildTable(lens, nlen, ndist, TableKind.Dist, set.dist, DIST_ROOT_BITS)) - 1;
   s.lit = set.lit;
   s.dist = set.dist;
-  s.ip = ip;
-  s.hold = hold;
-  s.bits = bits;
 }

@@ -88,6 +88,11 @@ export class InflateState {
     return this.ended && this.#head === this.#queue.length && this.ip * 8 - this.bits >= this.inLen * 8;
   }
 
+  /** Real input bits not yet consumed, queued chunks included. */
+  get bitsLeft(): number {
+    return (this.inLen - this.ip + this.#queued) * 8 + this.bits;
+  }
+
   /**
    * Makes `inp` hold at least `k` bytes from `ip` (real or padding); false when fewer exist and the message has not
    * ended. Joins whole chunks: each input byte is copied at most once per chunk boundary it sits next to.

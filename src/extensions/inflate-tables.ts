@@ -81,8 +81,8 @@ const sorted = new Uint16Array(320);
 /**
  * Builds the decoding table of `n` symbols whose code lengths are `lens[start..start+n)` into `table`; returns the
  * primary table's index bits. Rejects what zlib rejects: an over-subscribed set always, an incomplete one unless it
- * is a single code of length 1 (literal/length and distance codes); no distance codes at all yields a table of
- * invalid entries (a block of literals needs none).
+ * is a single code of length 1 (literal/length and distance codes); no codes at all yields a table of invalid
+ * entries of value 0 (a block of literals needs no distance code).
  */
 export function buildTable(
   lens: Uint8Array,
@@ -97,8 +97,8 @@ export function buildTable(
   let max = MAX_BITS;
   while (max > 0 && count[max] === 0) max--;
   if (max === 0) {
-    // zlib accepts an empty code-length code too, but then every length is 0 and the block has no end code.
-    if (kind === TableKind.CodeLengths) throw new InflateError('Invalid code lengths code: no codes');
+    // As zlib: an empty code-length code reads every length as a 1-bit 0 (the entries' value), so the block then
+    // has no end-of-block code, unless the input ends first (then it is cut short).
     table[0] = INVALID_ENTRY;
     table[1] = INVALID_ENTRY;
     return 1;

@@ -82,6 +82,9 @@ const HANDOVER_MIN = OUT_BYTES / 2;
 /** The last position a symbol may start at: it writes at most MAX_MATCH bytes. */
 const OUT_STOP = OUT_BYTES - MAX_MATCH + 1;
 let outBuffer: Buffer | null = null;
+const SYNC_TAIL_BITS = 32;
+/** Fewer tail bits left than this and a header would read its ff bytes: zlib then sees block type 3, as we do. */
+const MIN_TAIL_LEFT = 19;
 /** The header of an empty stored block, completed by the sync tail. */
 const EMPTY_BLOCK_START = Uint8Array.of(0x00);
 
@@ -172,8 +175,10 @@ export class Inflater {
     try {
       status = this.#decode(budget);
     } catch (err) {
+      // A fault found after reading past the real end is the stream being cut short, whatever the bits said.
+      const cut = err instanceof InflateError && s.overran;
       this.#fail();
-      throw err;
+      throw cut ? truncated() : err;
     }
     const chunks = this.#chunks;
     if (chunks.length === 0) return status;
@@ -188,6 +193,10 @@ export class Inflater {
       switch (this.#mode) {
         case Mode.Header: {
           if (s.exhausted) return this.#finish();
+          // A block boundary inside our tail, or at most 2 bits before it: the sender kept its own sync tail, or
+          // ended with a partial or block flush whose last code the tail's zeros completed. What is left of the tail
+          // cannot make a block and zlib ignores it (it reads a stored header it cannot complete); so do we.
+          if (s.ended && s.bitsLeft >= MIN_TAIL_LEFT && s.bitsLeft <= SYNC_TAIL_BITS + 2) return this.#finish();
           if (this.#spent + s.pos >= budget) return this.#stop('budget');
           if (s.bits < 3) {
             if (!s.ensure(1)) return this.#stop('need-input');

@@ -52,6 +52,18 @@ export function drive(
   return { out: Buffer.concat(chunks), chunks };
 }
 
+/** `payload` cut at the given ascending offsets. */
+export function splitAt(payload: Buffer, points: readonly number[]): Buffer[] {
+  const pieces: Buffer[] = [];
+  let from = 0;
+  for (const p of points) {
+    pieces.push(payload.subarray(from, p));
+    from = p;
+  }
+  pieces.push(payload.subarray(from));
+  return pieces;
+}
+
 export function inflateOnce(inf: Inflater, payload: Uint8Array, opts: DriveOptions = {}): Buffer {
   return drive(inf, [payload], opts).out;
 }

@@ -3,18 +3,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import { corpus, deflateMessage, drive, jsonOfSize, newInflater, prng, StreamDeflater } from './inflate-harness.js';
-
-function splitAt(payload: Buffer, points: readonly number[]): Buffer[] {
-  const pieces: Buffer[] = [];
-  let from = 0;
-  for (const p of points) {
-    pieces.push(payload.subarray(from, p));
-    from = p;
-  }
-  pieces.push(payload.subarray(from));
-  return pieces;
-}
+import {
+  corpus,
+  deflateMessage,
+  drive,
+  jsonOfSize,
+  newInflater,
+  prng,
+  StreamDeflater,
+  splitAt,
+} from './inflate-harness.js';
 
 function bytewise(payload: Buffer): Buffer[] {
   return Array.from(payload, (b) => Buffer.of(b));

@@ -15,6 +15,7 @@ import {
   prng,
   StreamDeflater,
   TAIL,
+  zlibInflate,
 } from './inflate-harness.js';
 
 const C = zlib.constants;
@@ -78,6 +79,18 @@ describe('inflate: one-shot messages from zlib', () => {
     assert.deepEqual(inflateOnce(inf, deflateMessage(data)), data);
     assert.equal(inflateOnce(inf, Buffer.from([0])).length, 0);
     assert.equal(inf.retainedBytes, 1 << 15);
+  });
+
+  it('senders that keep their sync tail, or end with a full or partial flush: as zlib reads them', () => {
+    const inf = newInflater();
+    for (const flush of [C.Z_SYNC_FLUSH, C.Z_FULL_FLUSH, C.Z_PARTIAL_FLUSH]) {
+      for (const size of [0, 1, 30, 5000]) {
+        const data = jsonOfSize(size, prng(size + flush));
+        const payload = zlib.deflateRawSync(data, { finishFlush: flush });
+        assert.deepEqual(zlibInflate(payload), data, 'zlib reads it');
+        assert.deepEqual(inflateOnce(inf, payload), data, `flush ${flush}, ${size} B`);
+      }
+    }
   });
 
   it('stored, fixed and dynamic blocks mixed in one message', () => {
