@@ -11,16 +11,17 @@ export const MAX_MATCH = 258;
 /** Matches shorter than this are copied byte by byte: cheaper than a call into copyWithin or fill. */
 const SHORT_MATCH = 16;
 
-/** A match reaching back before the output buffer: its start is in the sliding window. */
+/** A match reaching back before the output buffer's history: its start is in the sliding window. */
 function copyFar(s: InflateState, out: Uint8Array, pos: number, dist: number, len: number): number {
   const window = s.window;
-  if (dist > window.size || dist - pos > window.fill) {
+  const near = pos - s.histStart;
+  if (dist > window.size || dist - near > window.fill) {
     s.pos = pos;
     throw new InflateError(
-      `Invalid distance ${dist}: too far back (${Math.min(window.size, pos + window.fill)} bytes of history)`,
+      `Invalid distance ${dist}: too far back (${Math.min(window.size, near + window.fill)} bytes of history)`,
     );
   }
-  let at = pos + window.copyOut(out, pos, dist - pos, len);
+  let at = pos + window.copyOut(out, pos, dist - near, len);
   for (let from = at - dist, end = pos + len; at < end; ) out[at++] = out[from++]!;
   return at;
 }
@@ -39,6 +40,7 @@ export function decodeCodes(s: InflateState, inStop: number, outStop: number): b
   const dist = s.dist;
   const distMask = s.distMask;
   const windowSize = s.window.size;
+  const histStart = s.histStart;
   let ip = s.ip;
   let hold = s.hold;
   let bits = s.bits;
@@ -113,7 +115,7 @@ export function decodeCodes(s: InflateState, inStop: number, outStop: number): b
         hold >>>= extra;
         bits -= extra;
       }
-      if (d > pos || d > windowSize) {
+      if (d > pos - histStart || d > windowSize) {
         s.ip = ip;
         s.bits = bits;
         pos = copyFar(s, out, pos, d, len);

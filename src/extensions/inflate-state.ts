@@ -40,9 +40,10 @@ export class InflateState {
   #head = 0;
   #queued = 0;
 
-  /** The output buffer of the current call, and the next position in it. */
+  /** The output buffer of the current call, the next position in it, and where its valid history starts. */
   out: Uint8Array = EMPTY;
   pos = 0;
+  histStart = 0;
   lit: Int32Array = new Int32Array(0);
   litMask = 0;
   dist: Int32Array = new Int32Array(0);

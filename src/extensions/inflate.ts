@@ -76,12 +76,18 @@ const Mode = {
 } as const;
 type Mode = (typeof Mode)[keyof typeof Mode];
 
-/** The output buffer all inflaters decode into, one call at a time; a chunk this full is handed over, not copied. */
-const OUT_BYTES = 64 * 1024;
-const HANDOVER_MIN = OUT_BYTES / 2;
+/*
+ * The buffer all inflaters decode into, one call at a time: HISTORY bytes of what this call decoded before (once it
+ * has), then OUT_BYTES of new output. Matches reaching into it are plain copies; only those reaching further, into
+ * what earlier calls decoded, read the sliding window. When it fills, the new output is delivered and the last
+ * HISTORY bytes slide to the front. Chunks are copies of exactly their size: no caller holds this buffer.
+ */
+const HISTORY = 1 << 15;
+const OUT_BYTES = 128 * 1024;
+const WORK_BYTES = HISTORY + OUT_BYTES;
 /** The last position a symbol may start at: it writes at most MAX_MATCH bytes. */
-const OUT_STOP = OUT_BYTES - MAX_MATCH + 1;
-let outBuffer: Buffer | null = null;
+const OUT_STOP = WORK_BYTES - MAX_MATCH + 1;
+let work: Buffer | null = null;
 const SYNC_TAIL_BITS = 32;
 /** Fewer tail bits left than this and a header would read its ff bytes: zlib then sees block type 3, as we do. */
 const MIN_TAIL_LEFT = 19;
@@ -105,6 +111,8 @@ export class Inflater {
   #total = 0;
   /** Budget spent in this call by delivered output and block headers. */
   #spent = 0;
+  /** Where the output not yet delivered starts in the work buffer. */
+  #emitFrom = 0;
   #chunks: Buffer[] = [];
 
   constructor(options: InflaterOptions = {}) {
@@ -167,9 +175,11 @@ export class Inflater {
     if (!Number.isInteger(budget) || budget < 1)
       throw new RangeError(`budget must be a positive integer, got ${budget}`);
     const s = this.#s;
-    outBuffer ??= Buffer.allocUnsafeSlow(OUT_BYTES);
-    s.out = outBuffer;
-    s.pos = 0;
+    work ??= Buffer.allocUnsafeSlow(WORK_BYTES);
+    s.out = work;
+    s.pos = HISTORY;
+    s.histStart = HISTORY;
+    this.#emitFrom = HISTORY;
     this.#spent = 0;
     let status: InflateStatus;
     try {
@@ -197,7 +207,7 @@ export class Inflater {
           // ended with a partial or block flush whose last code the tail's zeros completed. What is left of the tail
           // cannot make a block and zlib ignores it (it reads a stored header it cannot complete); so do we.
           if (s.ended && s.bitsLeft >= MIN_TAIL_LEFT && s.bitsLeft <= SYNC_TAIL_BITS + 2) return this.#finish();
-          if (this.#spent + s.pos >= budget) return this.#stop('budget');
+          if (this.#spent + s.pos - this.#emitFrom >= budget) return this.#stop('budget');
           if (s.bits < 3) {
             if (!s.ensure(1)) return this.#stop('need-input');
             s.hold |= s.inp[s.ip++]! << s.bits;
@@ -254,9 +264,9 @@ export class Inflater {
           break;
         }
         case Mode.Codes: {
-          if (s.pos >= OUT_STOP) this.#emit(false);
-          const limitLeft = this.#limit - this.#total;
-          const outStop = Math.min(OUT_STOP, limitLeft + 1, budget - this.#spent);
+          if (s.pos >= OUT_STOP) this.#slide();
+          const limitEnd = this.#emitFrom + this.#limit - this.#total;
+          const outStop = Math.min(OUT_STOP, limitEnd + 1, this.#emitFrom + budget - this.#spent);
           if (s.pos >= outStop) return this.#stop('budget');
           let inStop: number;
           if (!s.padded) inStop = s.inEnd - SYMBOL_INPUT_BYTES;
@@ -268,7 +278,7 @@ export class Inflater {
           }
           const endOfBlock = decodeCodes(s, inStop, outStop);
           if (s.overran) throw truncated();
-          if (s.pos > limitLeft) throw new InflateLimitError(this.#limit);
+          if (s.pos > limitEnd) throw new InflateLimitError(this.#limit);
           if (endOfBlock) this.#endBlock();
           break;
         }
@@ -297,10 +307,11 @@ export class Inflater {
   #copyStored(budget: number): InflateStatus | null {
     const s = this.#s;
     while (this.#storedLeft > 0) {
-      if (s.pos === OUT_BYTES) this.#emit(false);
-      const room = Math.min(this.#storedLeft, OUT_BYTES - s.pos, budget - this.#spent - s.pos);
+      if (s.pos === WORK_BYTES) this.#slide();
+      const pending = s.pos - this.#emitFrom;
+      const room = Math.min(this.#storedLeft, WORK_BYTES - s.pos, budget - this.#spent - pending);
       if (room <= 0) return this.#stop('budget');
-      if (s.pos + room > this.#limit - this.#total) throw new InflateLimitError(this.#limit);
+      if (pending + room > this.#limit - this.#total) throw new InflateLimitError(this.#limit);
       let n = 0;
       // Whole bytes already in the bit buffer come first.
       for (; n < room && s.bits >= 8; n++) {
@@ -325,30 +336,41 @@ export class Inflater {
     this.#mode = this.#final ? Mode.Done : Mode.Header;
   }
 
-  /** Hands the decoded bytes over, adding them to the window unless this is the last of a message without context. */
-  #emit(last: boolean): void {
+  /** Delivers the output decoded since the last delivery, as a Buffer of its own. */
+  #emit(): void {
     const s = this.#s;
-    const n = s.pos;
+    const n = s.pos - this.#emitFrom;
     if (n === 0) return;
-    const out = s.out as Buffer;
-    let chunk: Buffer;
-    if (n >= HANDOVER_MIN) {
-      chunk = out.subarray(0, n);
-      outBuffer = Buffer.allocUnsafeSlow(OUT_BYTES);
-      s.out = outBuffer;
-    } else {
-      chunk = Buffer.allocUnsafe(n);
-      out.copy(chunk, 0, 0, n);
-    }
-    if (this.contextTakeover || !last) this.#window.append(chunk, 0, n);
+    const chunk = Buffer.allocUnsafe(n);
+    (s.out as Buffer).copy(chunk, 0, this.#emitFrom, s.pos);
+    this.#emitFrom = s.pos;
     this.#total += n;
     this.#spent += n;
-    s.pos = 0;
     this.#chunks.push(chunk);
   }
 
+  /** The work buffer is full: deliver, then keep its last HISTORY bytes at the front for the matches to come. */
+  #slide(): void {
+    this.#emit();
+    const s = this.#s;
+    const keep = Math.min(HISTORY, s.pos - s.histStart);
+    s.out.copyWithin(HISTORY - keep, s.pos - keep, s.pos);
+    s.histStart = HISTORY - keep;
+    s.pos = HISTORY;
+    this.#emitFrom = HISTORY;
+  }
+
+  /** The call ends: deliver, and keep what later calls may refer to (unless the message and its context end). */
+  #leave(last: boolean): void {
+    this.#emit();
+    const s = this.#s;
+    if (this.contextTakeover || !last) {
+      this.#window.append(s.out, Math.max(s.histStart, s.pos - this.#window.size), s.pos);
+    }
+  }
+
   #stop(status: InflateStatus): InflateStatus {
-    this.#emit(false);
+    this.#leave(false);
     this.#s.detach();
     return status;
   }
@@ -356,7 +378,7 @@ export class Inflater {
   #finish(): InflateStatus {
     const s = this.#s;
     if (s.overran) throw truncated();
-    this.#emit(true);
+    this.#leave(true);
     s.reset();
     this.#releaseMessage();
     this.#mode = Mode.Idle;
