@@ -54,19 +54,19 @@ export function decodeCodes(s: InflateState, inStop: number, outStop: number): b
       bits += 8;
     }
     let here = lit[hold & litMask]!;
-    let op = (here >>> 4) & 0xff;
-    if ((op & OP_LINK) !== 0) {
+    if ((here & (OP_LINK << 4)) !== 0) {
       hold >>>= here & 15;
       bits -= here & 15;
-      here = lit[(here >>> 12) + (hold & ((1 << (op & 15)) - 1))]!;
-      op = (here >>> 4) & 0xff;
+      here = lit[(here >>> 12) + (hold & ((1 << ((here >>> 4) & 15)) - 1))]!;
     }
     hold >>>= here & 15;
     bits -= here & 15;
-    if (op === 0) {
+    // A literal is the only entry with no op bits.
+    if ((here & 0xff0) === 0) {
       out[pos++] = here >>> 12;
       continue;
     }
+    let op = (here >>> 4) & 0xff;
     if ((op & OP_BASE) !== 0) {
       let len = here >>> 12;
       let extra = op & 15;

@@ -36,8 +36,10 @@ export class InflateState {
   bits = 0;
   /** end() was called: the sync tail is queued and no more input comes. */
   ended = false;
+  /** Pushed chunks not yet read: slots [head, tail) of an array reused across messages. */
   #queue: Uint8Array[] = [];
   #head = 0;
+  #tail = 0;
   #queued = 0;
 
   /** The output buffer of the current call, the next position in it, and where its valid history starts. */
@@ -63,14 +65,15 @@ export class InflateState {
     this.hold = 0;
     this.bits = 0;
     this.ended = false;
-    this.#queue.length = 0;
+    this.#queue.fill(EMPTY, this.#head, this.#tail);
     this.#head = 0;
+    this.#tail = 0;
     this.#queued = 0;
   }
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    this.#queue.push(chunk);
+    this.#queue[this.#tail++] = chunk;
     this.#queued += chunk.length;
   }
 
@@ -86,7 +89,7 @@ export class InflateState {
 
   /** Every real input bit is consumed and no more will come. */
   get exhausted(): boolean {
-    return this.ended && this.#head === this.#queue.length && this.ip * 8 - this.bits >= this.inLen * 8;
+    return this.ended && this.#head === this.#tail && this.ip * 8 - this.bits >= this.inLen * 8;
   }
 
   /** Real input bits not yet consumed, queued chunks included. */
@@ -107,20 +110,26 @@ export class InflateState {
     if (have + this.#queued < k && !this.ended) return false;
     let last = this.#head;
     const next = queue[last];
-    if (have === 0 && next !== undefined && next.length >= k && !(this.ended && last === queue.length - 1)) {
+    if (
+      have === 0 &&
+      next !== undefined &&
+      last < this.#tail &&
+      next.length >= k &&
+      !(this.ended && last === this.#tail - 1)
+    ) {
       this.#take(next, next.length, next.length, false);
       return true;
     }
     let size = have;
-    while (size < k && last < queue.length) size += queue[last++]!.length;
-    const pad = this.ended && last === queue.length;
+    while (size < k && last < this.#tail) size += queue[last++]!.length;
+    const pad = this.ended && last === this.#tail;
     const total = pad ? size + PAD : size;
     let buf: Uint8Array;
     if (total <= STITCH_BYTES + PAD) {
       stitchScratch ??= new Uint8Array(STITCH_BYTES + PAD);
       buf = stitchScratch;
       if (this.inp === buf) buf.copyWithin(0, this.ip, this.inLen);
-      else if (have > 0) buf.set(this.inp.subarray(this.ip, this.inLen), 0);
+      else for (let i = 0; i < have; i++) buf[i] = this.inp[this.ip + i]!;
       if (pad) buf.fill(0, size, total);
     } else {
       buf = new Uint8Array(total);
@@ -142,9 +151,9 @@ export class InflateState {
       this.#queued -= buf.length;
       this.#queue[this.#head++] = EMPTY;
     }
-    if (this.#head === this.#queue.length) {
-      this.#queue.length = 0;
+    if (this.#head === this.#tail) {
       this.#head = 0;
+      this.#tail = 0;
     }
     this.inp = buf;
     this.ip = 0;
@@ -159,7 +168,7 @@ export class InflateState {
     while (done < n) {
       const avail = this.inLen - this.ip;
       if (avail <= 0) {
-        if (this.#head === this.#queue.length) break;
+        if (this.#head === this.#tail) break;
         const c = this.#queue[this.#head]!;
         this.#take(c, c.length, c.length, false);
         continue;

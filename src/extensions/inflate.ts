@@ -89,6 +89,8 @@ const WORK_BYTES = HISTORY + OUT_BYTES;
 const OUT_STOP = WORK_BYTES - MAX_MATCH + 1;
 let work: Buffer | null = null;
 const SYNC_TAIL_BITS = 32;
+/** Up to this many bytes a loop copies faster than a call into Buffer.copy. */
+const SMALL_COPY = 64;
 /** Fewer tail bits left than this and a header would read its ff bytes: zlib then sees block type 3, as we do. */
 const MIN_TAIL_LEFT = 19;
 /** The header of an empty stored block, completed by the sync tail. */
@@ -113,7 +115,10 @@ export class Inflater {
   #spent = 0;
   /** Where the output not yet delivered starts in the work buffer. */
   #emitFrom = 0;
-  #chunks: Buffer[] = [];
+  /** This call's output, delivered just before it returns (reused from call to call). */
+  readonly #chunks: Buffer[] = [];
+  /** Delivering: the callback must not re-enter. */
+  #running = false;
 
   constructor(options: InflaterOptions = {}) {
     const {
@@ -191,9 +196,13 @@ export class Inflater {
       throw cut ? truncated() : err;
     }
     const chunks = this.#chunks;
-    if (chunks.length === 0) return status;
-    this.#chunks = [];
-    for (const chunk of chunks) onChunk(chunk);
+    this.#running = true;
+    try {
+      for (const chunk of chunks) onChunk(chunk);
+    } finally {
+      chunks.length = 0;
+      this.#running = false;
+    }
     return status;
   }
 
@@ -342,7 +351,9 @@ export class Inflater {
     const n = s.pos - this.#emitFrom;
     if (n === 0) return;
     const chunk = Buffer.allocUnsafe(n);
-    (s.out as Buffer).copy(chunk, 0, this.#emitFrom, s.pos);
+    const out = s.out as Buffer;
+    if (n <= SMALL_COPY) for (let i = 0, from = this.#emitFrom; i < n; i++) chunk[i] = out[from + i]!;
+    else out.copy(chunk, 0, this.#emitFrom, s.pos);
     this.#emitFrom = s.pos;
     this.#total += n;
     this.#spent += n;
@@ -395,7 +406,7 @@ export class Inflater {
     this.#s.reset();
     this.#releaseMessage();
     this.#window.release();
-    this.#chunks = [];
+    this.#chunks.length = 0;
     this.#mode = Mode.Failed;
   }
 
@@ -405,6 +416,7 @@ export class Inflater {
 
   #busy(method: string): void {
     this.#check();
+    if (this.#running) throw new Error(`Inflater.${method}(): called from its own onChunk`);
     if (this.#mode === Mode.Idle) throw new Error(`Inflater.${method}(): begin() a message first`);
   }
 }

@@ -196,6 +196,14 @@ describe('inflate: options and misuse', () => {
     );
   });
 
+  it('onChunk may not call back into the inflater delivering to it', () => {
+    const inf = newInflater();
+    inf.begin(100);
+    inf.push(deflateMessage(Buffer.from('hello')));
+    inf.end();
+    assert.throws(() => inf.run(100, () => inf.push(Buffer.from([0]))), /called from its own onChunk/);
+  });
+
   it('a compressed message with no bytes at all inflates to nothing, as zlib reads it', () => {
     const inf = newInflater();
     assert.equal(drive(inf, []).out.length, 0);
