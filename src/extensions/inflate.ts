@@ -19,35 +19,8 @@ import { SlidingWindow } from './inflate-window.js';
 export { InflateError, InflateLimitError } from './inflate-errors.js';
 
 /**
- * Usage, one message at a time:
- *
- * ```ts
- * const inf = new Inflater({ windowBits: 15, contextTakeover: true });
- * inf.begin(maxMessageBytes);          // a new message
- * inf.push(payloadPiece);              // as pieces arrive (kept by reference until consumed)
- * inf.end();                           // after the last piece: appends the 00 00 ff ff tail (§7.2.2)
- * let status = inf.run(budget, onChunk); // 'need-input' | 'budget' | 'done'
- * ```
- *
- * `run` decodes until the input runs out ('need-input': push more or end()), `budget` work units are spent
- * ('budget': call again, e.g. on the next event-loop turn) or the message is complete ('done': end() was called and
- * every block is decoded; begin() the next one). Before it returns it hands every byte decoded so far to `onChunk`,
- * in order, as Buffers it never touches again; a message decoded in one call under half the 64 KiB output buffer
- * comes out as one Buffer of exactly its size. A budget unit is an output byte; each block header also costs a few
- * (BLOCK_COST, DYNAMIC_BLOCK_COST) so a stream of empty blocks cannot run unbounded. One call produces at most
- * budget + 257 bytes (a match is not split).
- *
- * Errors: InflateError for data that is not valid DEFLATE or that ends mid-block (including a distance beyond the
- * window or the history actually held), InflateLimitError as soon as the message's output would exceed `maxOutput`
- * (never more than 257 bytes past it are decoded, and those are never delivered). After either, the inflater is
- * failed: every call throws.
- *
- * Window: 2^windowBits bytes (8..15, the peer's negotiated value), allocated on the first message that needs it. With
- * context takeover it carries every message's last bytes to the next (§7.2.2), also after a message that ends with a
- * BFINAL block (the bytes after it are ignored); without, a message starts with an empty window and the ring is freed
- * when the message ends. A distance is valid up to min(2^windowBits, history held); zlib with windowBits 15 would
- * also accept a distance beyond 2^windowBits inside one message's own output — a peer exceeding its negotiated window
- * — which this decoder rejects whatever the chunking (pass windowBits 15 to accept it).
+ * Options of an Inflater: the peer's negotiated window for our receiving direction (RFC 7692 §7.1.2) and whether its
+ * back-references may reach into earlier messages (§7.1.1).
  */
 export interface InflaterOptions {
   /** The sender's window, 8..15 (RFC 7692 §7.1.2). */
@@ -96,6 +69,42 @@ const MIN_TAIL_LEFT = 19;
 /** The header of an empty stored block, completed by the sync tail. */
 const EMPTY_BLOCK_START = Uint8Array.of(0x00);
 
+/**
+ * A raw DEFLATE decoder for one connection's received messages. One message at a time:
+ *
+ * ```ts
+ * const inf = new Inflater({ windowBits: 15, contextTakeover: true });
+ * inf.begin(maxMessageBytes);            // a new message
+ * inf.push(payloadPiece);                // as pieces arrive, split anywhere (read in place until consumed)
+ * inf.end();                             // after the last piece: the 00 00 ff ff tail is appended (§7.2.2)
+ * let status = inf.run(budget, onChunk); // 'need-input' | 'budget' | 'done'
+ * ```
+ *
+ * `run` decodes until the input runs out ('need-input': push more or end(); the last few bytes pushed may wait for
+ * more, a symbol can span them), `budget` is spent ('budget': call again, e.g. on the next event-loop turn) or the
+ * message is complete ('done': only after end(); begin() the next). Before it returns it hands every byte decoded so
+ * far to `onChunk`, in order, as Buffers of exactly their size that it never touches again (copies, never views of
+ * its own buffers), each at most 128 KiB: a message decoded in one call comes out as one Buffer if no bigger.
+ * `onChunk` must not call back into this inflater. A budget unit is an output byte; each block header also costs
+ * BLOCK_COST (DYNAMIC_BLOCK_COST for a dynamic one, which builds tables) so a stream of empty blocks cannot run
+ * unbounded. One call delivers at most budget + 257 bytes (a match is not split).
+ *
+ * Errors: InflateError for data that is not valid DEFLATE or ends mid-block (also a distance beyond the window or
+ * beyond the history held), InflateLimitError as soon as the message's output would exceed `maxOutput` (at most 257
+ * bytes past the limit are decoded, into the work buffer, and none is delivered). After either every call throws.
+ * Read as zlib reads them: a payload of no bytes (an empty message), a sender that kept its own sync tail or ended
+ * with a partial flush, a BFINAL block ending the message early (the bytes after it are ignored).
+ *
+ * Window: 2^windowBits bytes (8..15), allocated when a message first needs it. With context takeover it carries
+ * every message's last bytes to the next, BFINAL or not; without, each message starts empty and the ring is freed
+ * when it ends (it exists only while a message spans calls). A distance is valid up to min(2^windowBits, history
+ * held); zlib with windowBits 15 also accepts a distance beyond 2^windowBits inside one message — a peer exceeding its
+ * negotiated window — which this decoder rejects whatever the chunking (construct it with 15 to accept it).
+ *
+ * Memory: `retainedBytes` per inflater (the window, plus one table set while a dynamic block is in progress).
+ * Shared by all inflaters of the process: a 160 KiB work buffer, a 4.4 KiB input stitch buffer, up to 8 free table
+ * sets of 13 KiB.
+ */
 export class Inflater {
   readonly windowBits: number;
   readonly contextTakeover: boolean;
