@@ -106,17 +106,21 @@ async function session(conn: Connection): Promise<number> {
 /** The URL argument, checked here so that a typo is a usage error (exit 2) rather than a failed connection. */
 function wsUrl(arg: string): URL {
   const example = 'e.g. ws://127.0.0.1:8080/echo';
+  const shown = visible(arg);
+  // "localhost:8080/echo" parses as a URL with the scheme "localhost:": catch the missing scheme first.
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(arg)) {
+    throw new UsageError(`"${shown}" is not a WebSocket URL (did you mean ws://${shown}?)`);
+  }
   let url: URL;
   try {
     url = new URL(arg);
   } catch {
-    throw new UsageError(`"${visible(arg)}" is not a URL (${example})`);
+    throw new UsageError(`"${shown}" is not a URL (${example})`);
   }
   if (!['ws:', 'wss:', 'http:', 'https:'].includes(url.protocol)) {
-    throw new UsageError(`a WebSocket URL starts with ws:// or wss://, got "${visible(arg)}" (${example})`);
+    throw new UsageError(`a WebSocket URL starts with ws:// or wss://, got "${shown}" (${example})`);
   }
-  if (url.hostname === '') throw new UsageError(`no host in "${visible(arg)}" (${example})`);
-  if (url.hash) throw new UsageError(`a WebSocket URL cannot have a #fragment, got "${visible(arg)}"`);
+  if (url.hash) throw new UsageError(`a WebSocket URL cannot have a #fragment, got "${shown}"`);
   return url;
 }
 

@@ -1,5 +1,4 @@
 // `switchboard serve`: runs the demo server until SIGINT/SIGTERM, then shuts down gracefully (1001 to every peer).
-import { startDemoServer } from '../../apps/demo-server.js';
 import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_HEARTBEAT_INTERVAL,
@@ -156,6 +155,8 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     }
     reportRedisOutages(adapter, redis);
   }
+  // Loaded here, not at the top: --help, --version and connect need none of the demo (nor prom-client).
+  const { startDemoServer } = await import('../../apps/demo-server.js');
   let demo: Awaited<ReturnType<typeof startDemoServer>>;
   try {
     demo = await startDemoServer({ ...options, ...(redis !== undefined && { redis }) });
