@@ -9,7 +9,11 @@ import(entry.href)
   .then(
     ({ main }) =>
       main(process.argv.slice(2)).then((code) => {
-        if (typeof code === 'number') process.exitCode = code;
+        if (typeof code !== 'number') return;
+        process.exitCode = code;
+        // A command that failed has nothing left worth waiting for, but may have left handles open (a server that
+        // could not listen keeps its Redis clients): exit now rather than hang.
+        if (code !== 0) process.exit(code);
       }),
     (err) => {
       const unbuilt = err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(fileURLToPath(entry));
@@ -18,5 +22,5 @@ import(entry.href)
   )
   .catch((err) => {
     process.stderr.write(`switchboard: ${err instanceof Error ? err.message : String(err)}\n`);
-    process.exitCode = 1;
+    process.exit(1);
   });
