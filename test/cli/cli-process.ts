@@ -27,10 +27,16 @@ export interface RunOptions {
 
 /** Runs `switchboard ...args` to completion; a run that outlives `timeout` is killed and rejects. */
 export function runCli(args: readonly string[], options: RunOptions = {}): Promise<Run> {
-  const child = spawn(process.execPath, [options.bin ?? BIN, ...args], {
-    cwd: options.cwd ?? ROOT,
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  return runProcess(process.execPath, [options.bin ?? BIN, ...args], options);
+}
+
+/** Runs any command to completion, its output collected; killed (and rejecting) past `timeout`. */
+export function runProcess(
+  command: string,
+  args: readonly string[],
+  options: RunOptions & { env?: NodeJS.ProcessEnv } = {},
+): Promise<Run> {
+  const child = spawn(command, args, { cwd: options.cwd ?? ROOT, env: options.env ?? process.env, stdio: 'pipe' });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -44,8 +50,12 @@ export function runCli(args: readonly string[], options: RunOptions = {}): Promi
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`switchboard ${args.join(' ')} did not exit within ${timeout} ms\n${stdout}\n${stderr}`));
+      reject(new Error(`${command} ${args.join(' ')} did not exit within ${timeout} ms\n${stdout}\n${stderr}`));
     }, timeout);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     child.once('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });

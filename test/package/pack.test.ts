@@ -2,7 +2,6 @@
 // offline into an empty project. The tarball holds what a user needs and nothing else, installs with no dependency,
 // exposes the API with its types, and its `switchboard` command answers, serves and echoes, and exits 0 on SIGTERM.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -17,13 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT, runCli, startServe } from '../cli/cli-process.js';
-
-interface Output {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+import { ROOT, type Run, runCli, runProcess, startServe } from '../cli/cli-process.js';
 
 /** npm as the test runner found it (npm test sets npm_execpath), else the one on PATH. */
 const NPM = process.env.npm_execpath;
@@ -42,41 +35,21 @@ function npmEnv(cache: string): NodeJS.ProcessEnv {
   };
 }
 
-function run(cmd: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv, timeout = 120_000) {
-  return new Promise<Output>((resolveRun, reject) => {
-    const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-    });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')} took over ${timeout} ms\n${stdout}\n${stderr}`));
-    }, timeout);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolveRun({ code, stdout, stderr });
-    });
-  });
-}
-
 const work = mkdtempSync(join(tmpdir(), 'switchboard-pack-'));
 const repo = join(work, 'repo');
 const app = join(work, 'app');
 const env = npmEnv(join(work, 'npm-cache'));
-const npm = (args: readonly string[], cwd: string): Promise<Output> =>
-  NPM ? run(process.execPath, [NPM, ...args], cwd, env) : run('npm', args, cwd, env);
+const npm = (args: readonly string[], cwd: string): Promise<Run> =>
+  NPM
+    ? runProcess(process.execPath, [NPM, ...args], { cwd, env, timeout: 120_000 })
+    : runProcess('npm', args, { cwd, env, timeout: 120_000 });
 /** Node in the consumer project, where `switchboard` resolves to the installed package. */
-const nodeInApp = (args: readonly string[]): Promise<Output> => run(process.execPath, args, app, env, 30_000);
+const nodeInApp = (args: readonly string[]): Promise<Run> =>
+  runProcess(process.execPath, args, { cwd: app, env, timeout: 30_000 });
 const installedBin = join(app, 'node_modules', 'switchboard', 'bin', 'switchboard.js');
 
 let packed: { filename: string; files: { path: string }[] } | undefined;
-let installed: Output | undefined;
+let installed: Run | undefined;
 
 function installedOk(): void {
   assert.ok(packed, 'npm pack produced a tarball');
