@@ -69,6 +69,17 @@ describe('switchboard connect', () => {
     assert.equal(lines[4], 'closed: 4000 \\x1b[31mred\\x07\\u202e');
   });
 
+  it('a connection that ends without a close handshake prints "(not clean)" and exits 1', async (t) => {
+    const { wss, port } = await wsServer(t);
+    wss.on('connection', (conn) => {
+      conn.send('bye');
+      setImmediate(() => conn.terminate());
+    });
+    const run = await runCli(['connect', `ws://127.0.0.1:${port}/`], { keepStdinOpen: true });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stdout, /^< bye\nclosed: 1006 \(not clean\)\n$/m);
+  });
+
   it('escapes control characters in the status line of a refused handshake', async (t) => {
     const port = await rawHttp(t, 'HTTP/1.1 403 \x1b]0;pwned\x07\x1b[2KForbidden\r\nContent-Length: 0\r\n\r\n');
     const run = await runCli(['connect', `ws://127.0.0.1:${port}/`]);

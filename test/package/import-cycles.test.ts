@@ -10,9 +10,12 @@ import { fileURLToPath } from 'node:url';
 const DIST = fileURLToPath(new URL('../../', import.meta.url));
 
 function jsFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true, recursive: true })
-    .filter((e) => e.isFile() && e.name.endsWith('.js'))
-    .map((e) => join(e.parentPath, e.name));
+  // Walked by hand: Dirent.parentPath is newer than the oldest Node 20 that `engines` allows.
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return jsFiles(path);
+    return e.isFile() && e.name.endsWith('.js') ? [path] : [];
+  });
 }
 
 const IMPORT =
