@@ -31,6 +31,11 @@ export interface RestartResult {
   reconnectMs: { a: number; b: number };
   /** The outage as the scenario timed it (kill to PING answered again), in ms. */
   outageMs: number;
+  /** What B's hub was told through onGap: [topic, reason, missed]. */
+  gapsAtB: Array<[string, string, number | null]>;
+  /** Node A's adapter: buffered messages flushed, and acknowledged ones sent again to be safe. */
+  flushedAtA: number;
+  resentAtA: number;
 }
 
 export async function runRestartScenario(t: TestContext, scenario: RestartScenario = {}): Promise<RestartResult> {
@@ -93,5 +98,8 @@ export async function runRestartScenario(t: TestContext, scenario: RestartScenar
     receivedAtA: onA.messages.length - 1,
     reconnectMs: { a: Math.round(upAt.a - backAt), b: Math.round(upAt.b - backAt) },
     outageMs: Math.round(backAt - killedAt),
+    gapsAtB: b.gaps.map((g) => [g.topic, g.reason, g.missed]),
+    flushedAtA: a.adapter.stats.flushed,
+    resentAtA: a.adapter.stats.resent,
   };
 }
