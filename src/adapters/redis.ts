@@ -150,7 +150,8 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
   /** While a flush waits for other nodes to subscribe again, new publishes queue behind the buffer. */
   #flushing = false;
   #connected = false;
-  #downSince = 0;
+  /** Clock time of the outage's start, null while connected (or before the first connect). */
+  #downSince: number | null = null;
   #closed = false;
 
   constructor(options: RedisAdapterOptions = {}) {
@@ -292,9 +293,9 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
   #onLinkUp(): void {
     if (this.#closed || this.#connected || !this.#pub.ready || !this.#sub.ready) return;
     this.#connected = true;
-    if (this.#downSince) {
+    if (this.#downSince !== null) {
       const downtimeMs = Math.round(this.#clock.now() - this.#downSince);
-      this.#downSince = 0;
+      this.#downSince = null;
       this.stats.reconnects++;
       if (redisUpChannel.hasSubscribers) redisUpChannel.publish({ nodeId: this.nodeId.toString('hex'), downtimeMs });
     }
