@@ -12,7 +12,8 @@ import type { HistoryEntry, HistoryStore, Recovery } from '../history.js';
 import { DEFAULT_HISTORY_MAX_AGE_MS, DEFAULT_HISTORY_MAX_COUNT, recoveryFrom } from '../history.js';
 import type { HubMessage } from '../hub.js';
 import { CONNECTION_OPTION_KEYS, linkSettings, type RedisConnectionOptions, RedisLink } from './redis-link.js';
-import { nonEmptyString, optionsObject, wholeNumber } from './redis-options.js';
+import { intOption } from '../validate.js';
+import { nonEmptyString, redisOptions } from './redis-options.js';
 
 /** The largest message recorded or read back, in bytes. */
 export const DEFAULT_HISTORY_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
@@ -77,18 +78,12 @@ export class RedisStreamHistory implements HistoryStore {
   readonly #maxMessageSize: number;
 
   constructor(options: RedisHistoryOptions = {}) {
-    const o = optionsObject('', options, OPTION_KEYS);
+    const o = redisOptions('RedisStreamHistory', options, OPTION_KEYS);
     const link = linkSettings(o);
     this.#prefix = nonEmptyString('keyPrefix', o.keyPrefix, 'switchboard:');
-    this.#maxCount = wholeNumber('maxCount', o.maxCount, DEFAULT_HISTORY_MAX_COUNT, 1);
-    this.#maxAgeMs = wholeNumber('maxAgeMs', o.maxAgeMs, DEFAULT_HISTORY_MAX_AGE_MS, 1);
-    this.#maxMessageSize = wholeNumber(
-      'maxMessageSize',
-      o.maxMessageSize,
-      DEFAULT_HISTORY_MAX_MESSAGE_SIZE,
-      1,
-      2 ** 32,
-    );
+    this.#maxCount = intOption('maxCount', o.maxCount, DEFAULT_HISTORY_MAX_COUNT, 1);
+    this.#maxAgeMs = intOption('maxAgeMs', o.maxAgeMs, DEFAULT_HISTORY_MAX_AGE_MS, 1);
+    this.#maxMessageSize = intOption('maxMessageSize', o.maxMessageSize, DEFAULT_HISTORY_MAX_MESSAGE_SIZE, 1, 2 ** 32);
     this.#link = new RedisLink('history', link, { up: () => {}, down: () => {} }, this.stats);
     this.#link.start();
   }

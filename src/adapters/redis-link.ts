@@ -4,9 +4,10 @@
 // reconnect is off: its delays run on the real clock, and a command it has written to the socket has no bound at all
 // (its `timeout` command option only covers the wait before the write).
 import { createClient } from 'redis';
-import { type Clock, systemClock } from '../clock.js';
+import { type Clock, resolveClock } from '../clock.js';
+import { intOption } from '../validate.js';
 import { RedisError, redisTimeout } from './redis-errors.js';
-import { clockOption, optionsObject, parseRedisUrl, wholeNumber } from './redis-options.js';
+import { parseRedisUrl, redisOptions } from './redis-options.js';
 
 export interface ReconnectOptions {
   /** Delay between attempts while the outage is young, in ms (default 100), ±20 % jitter. */
@@ -25,7 +26,8 @@ export interface RedisConnectionOptions {
   connectTimeout?: number;
   /**
    * Time allowed for any one command, in ms (default 2000). A command that gets no answer fails with an
-   * `ERR_REDIS_TIMEOUT` RedisError, and its connection is taken for stalled: dropped and dialled again.
+   * `ERR_REDIS_TIMEOUT` RedisError, and its connection is taken for stalled: dropped and dialled again. (Redis may
+   * still carry it out once it wakes up: a timed-out publish is sent again and receivers drop the repeat.)
    */
   commandTimeout?: number;
   /** How long close() lets commands in flight finish before it drops the connection, in ms (default 1000). */
@@ -71,15 +73,15 @@ const HOUR = 3_600_000;
 export function linkSettings(options: Record<string, unknown>): LinkSettings {
   const url = options.url === undefined ? DEFAULT_REDIS_URL : options.url;
   parseRedisUrl(url as string);
-  const reconnect = optionsObject('reconnect.', options.reconnect ?? {}, ['initialDelay', 'fastRetryFor', 'maxDelay']);
-  const initialDelay = wholeNumber(
+  const reconnect = redisOptions('reconnect', options.reconnect, ['initialDelay', 'fastRetryFor', 'maxDelay']);
+  const initialDelay = intOption(
     'reconnect.initialDelay',
     reconnect.initialDelay,
     DEFAULT_RECONNECT.initialDelay,
     1,
     HOUR,
   );
-  const maxDelay = wholeNumber('reconnect.maxDelay', reconnect.maxDelay, DEFAULT_RECONNECT.maxDelay, 1, HOUR);
+  const maxDelay = intOption('reconnect.maxDelay', reconnect.maxDelay, DEFAULT_RECONNECT.maxDelay, 1, HOUR);
   if (maxDelay < initialDelay) {
     throw new RangeError(
       `reconnect.maxDelay (${maxDelay}) must not be less than reconnect.initialDelay (${initialDelay})`,
@@ -87,10 +89,10 @@ export function linkSettings(options: Record<string, unknown>): LinkSettings {
   }
   return {
     url: url as string,
-    connectTimeout: wholeNumber('connectTimeout', options.connectTimeout, DEFAULT_CONNECT_TIMEOUT, 1, HOUR),
-    commandTimeout: wholeNumber('commandTimeout', options.commandTimeout, DEFAULT_COMMAND_TIMEOUT, 1, HOUR),
-    closeTimeout: wholeNumber('closeTimeout', options.closeTimeout, DEFAULT_CLOSE_TIMEOUT, 0, HOUR),
-    healthCheckInterval: wholeNumber(
+    connectTimeout: intOption('connectTimeout', options.connectTimeout, DEFAULT_CONNECT_TIMEOUT, 1, HOUR),
+    commandTimeout: intOption('commandTimeout', options.commandTimeout, DEFAULT_COMMAND_TIMEOUT, 1, HOUR),
+    closeTimeout: intOption('closeTimeout', options.closeTimeout, DEFAULT_CLOSE_TIMEOUT, 0, HOUR),
+    healthCheckInterval: intOption(
       'healthCheckInterval',
       options.healthCheckInterval,
       DEFAULT_HEALTH_CHECK_INTERVAL,
@@ -98,7 +100,7 @@ export function linkSettings(options: Record<string, unknown>): LinkSettings {
       HOUR,
     ),
     initialDelay,
-    fastRetryFor: wholeNumber(
+    fastRetryFor: intOption(
       'reconnect.fastRetryFor',
       reconnect.fastRetryFor,
       DEFAULT_RECONNECT.fastRetryFor,
@@ -106,7 +108,7 @@ export function linkSettings(options: Record<string, unknown>): LinkSettings {
       24 * HOUR,
     ),
     maxDelay,
-    clock: clockOption(options.clock, systemClock),
+    clock: resolveClock(options.clock),
   };
 }
 

@@ -61,10 +61,19 @@ export class Outbox {
     return this.#trim();
   }
 
-  /** Adds entries older than any buffered one (in sequence order) in front; returns what overflowed. */
-  prepend(older: Pending[]): Pending[] {
-    this.#entries = [...older, ...this.#entries];
-    for (const entry of older) this.#bytes += cost(entry);
+  /** Adds entries (in sequence order) at their places in one pass; returns what overflowed. */
+  merge(sorted: Pending[]): Pending[] {
+    if (sorted.length === 0) return [];
+    const mine = this.#entries;
+    const merged: Pending[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < mine.length || j < sorted.length) {
+      if (j === sorted.length || (i < mine.length && mine[i]!.seq < sorted[j]!.seq)) merged.push(mine[i++]!);
+      else merged.push(sorted[j++]!);
+    }
+    this.#entries = merged;
+    for (const entry of sorted) this.#bytes += cost(entry);
     return this.#trim();
   }
 

@@ -16,7 +16,8 @@ import type { GapInfo, HubAdapter, HubMessage } from '../hub.js';
 import { decodeEnvelope, encodeEnvelope, NODE_ID_BYTES } from './redis-envelope.js';
 import { isRedisTimeout } from './redis-errors.js';
 import { CONNECTION_OPTION_KEYS, linkSettings, type RedisConnectionOptions, RedisLink } from './redis-link.js';
-import { nonEmptyString, optionsObject, wholeNumber } from './redis-options.js';
+import { intOption } from '../validate.js';
+import { nonEmptyString, redisOptions } from './redis-options.js';
 import { Outbox, type Pending, RecentlySent } from './redis-outbox.js';
 
 /** How many messages the outage buffer holds at most (the byte bound is usually reached first). */
@@ -156,16 +157,16 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
 
   constructor(options: RedisAdapterOptions = {}) {
     super();
-    const o = optionsObject('', options, OPTION_KEYS);
+    const o = redisOptions('RedisAdapter', options, OPTION_KEYS);
     const link = linkSettings(o);
     this.#clock = link.clock;
     this.#prefix = nonEmptyString('channelPrefix', o.channelPrefix, DEFAULT_CHANNEL_PREFIX);
     this.#outbox = new Outbox(
-      wholeNumber('maxBuffered', o.maxBuffered, DEFAULT_MAX_BUFFERED, 0),
-      wholeNumber('maxBufferedBytes', o.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 0),
+      intOption('maxBuffered', o.maxBuffered, DEFAULT_MAX_BUFFERED, 0),
+      intOption('maxBufferedBytes', o.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 0),
     );
-    this.#maxMessageSize = wholeNumber('maxMessageSize', o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1, 2 ** 32);
-    this.#resubscribeWait = wholeNumber('resubscribeWait', o.resubscribeWait, DEFAULT_RESUBSCRIBE_WAIT, 0, 3_600_000);
+    this.#maxMessageSize = intOption('maxMessageSize', o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1, 2 ** 32);
+    this.#resubscribeWait = intOption('resubscribeWait', o.resubscribeWait, DEFAULT_RESUBSCRIBE_WAIT, 0, 3_600_000);
     this.#pub = new RedisLink(
       'publish',
       link,
@@ -303,7 +304,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
   }
 
   #onPubDown(err: Error): void {
-    this.#counted(this.#outbox.prepend(this.#recent.take(this.#clock.now())));
+    this.#counted(this.#outbox.merge(this.#recent.take(this.#clock.now())));
     this.#onDown(err);
   }
 
@@ -377,7 +378,8 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
         if (!this.#pub.ready || this.#closed) return;
       }
     } catch {
-      return; // the connection went again: the buffer waits for the next one
+      // The connection went again: the buffer waits for the next one. (Any other failure, say an ACL refusing PUBSUB,
+      // just ends the wait: the flush below goes ahead.)
     } finally {
       this.#flushing = false;
     }

@@ -25,50 +25,78 @@ async function deadPort(): Promise<number> {
 
 describe('redis options', () => {
   it('an unknown key throws naming it (a typo must not fall back to a default)', () => {
-    assert.throws(() => adapter({ maxBuferred: 5 }), { name: 'TypeError', message: /unknown option "maxBuferred"/ });
-    assert.throws(() => adapter({ reconnect: { initalDelay: 5 } }), /unknown option "reconnect.initalDelay"/);
-    assert.throws(() => history({ maxCont: 5 }), /unknown option "maxCont"/);
+    assert.throws(() => adapter({ maxBuferred: 5 }), {
+      name: 'TypeError',
+      message: /RedisAdapter: unknown option "maxBuferred"/,
+    });
+    assert.throws(() => adapter({ reconnect: { initalDelay: 5 } }), /reconnect: unknown option "initalDelay"/);
+    assert.throws(() => history({ maxCont: 5 }), /RedisStreamHistory: unknown option "maxCont"/);
     assert.throws(() => history({ channelPrefix: 'x' }), /unknown option "channelPrefix"/, 'an adapter option');
     assert.throws(() => adapter({ keyPrefix: 'x' }), /unknown option "keyPrefix"/, 'a history option');
   });
 
   it('a value of the wrong type or out of range throws naming the option', () => {
     const cases: Array<[Ctor, unknown, RegExp, 'TypeError' | 'RangeError']> = [
-      [adapter, null, /the options must be an object, got null/, 'TypeError'],
+      [adapter, null, /RedisAdapter must be an object, got null/, 'TypeError'],
       [adapter, { url: 5 }, /url must be a string, got 5/, 'TypeError'],
       [adapter, { url: 'http://x' }, /unsupported scheme "http:"/, 'TypeError'],
       [adapter, { channelPrefix: '' }, /channelPrefix must be a non-empty string/, 'TypeError'],
       [adapter, { maxBuffered: '5' }, /maxBuffered must be a number, got "5"/, 'TypeError'],
-      [adapter, { maxBuffered: -1 }, /maxBuffered must be a whole number from 0/, 'RangeError'],
-      [adapter, { maxBufferedBytes: 1.5 }, /maxBufferedBytes must be a whole number/, 'RangeError'],
-      [adapter, { maxMessageSize: 0 }, /maxMessageSize must be a whole number from 1/, 'RangeError'],
-      [adapter, { resubscribeWait: Number.NaN }, /resubscribeWait must be a whole number/, 'RangeError'],
-      [adapter, { connectTimeout: 0 }, /connectTimeout must be a whole number from 1/, 'RangeError'],
-      [adapter, { commandTimeout: Number.POSITIVE_INFINITY }, /commandTimeout must be a whole number/, 'RangeError'],
-      [adapter, { closeTimeout: -1 }, /closeTimeout must be a whole number from 0/, 'RangeError'],
-      [adapter, { healthCheckInterval: -5 }, /healthCheckInterval must be a whole number from 0/, 'RangeError'],
+      [adapter, { maxBuffered: -1 }, /maxBuffered must be an integer ≥ 0, got -1/, 'RangeError'],
+      [adapter, { maxBufferedBytes: 1.5 }, /maxBufferedBytes must be an integer ≥ 0, got 1.5/, 'RangeError'],
+      [adapter, { maxMessageSize: 0 }, /maxMessageSize must be an integer in 1\.\.4294967296, got 0/, 'RangeError'],
+      [
+        adapter,
+        { resubscribeWait: Number.NaN },
+        /resubscribeWait must be an integer in 0\.\.3600000, got NaN/,
+        'RangeError',
+      ],
+      [adapter, { connectTimeout: 0 }, /connectTimeout must be an integer in 1\.\.3600000, got 0/, 'RangeError'],
+      [
+        adapter,
+        { commandTimeout: Number.POSITIVE_INFINITY },
+        /commandTimeout must be an integer in 1\.\.3600000, got Infinity/,
+        'RangeError',
+      ],
+      [adapter, { closeTimeout: -1 }, /closeTimeout must be an integer in 0\.\.3600000, got -1/, 'RangeError'],
+      [
+        adapter,
+        { healthCheckInterval: -5 },
+        /healthCheckInterval must be an integer in 0\.\.3600000, got -5/,
+        'RangeError',
+      ],
       [adapter, { reconnect: 100 }, /reconnect must be an object, got 100/, 'TypeError'],
       [
         adapter,
         { reconnect: { initialDelay: 0 } },
-        /reconnect.initialDelay must be a whole number from 1/,
+        /reconnect.initialDelay must be an integer in 1\.\.3600000, got 0/,
         'RangeError',
       ],
-      [adapter, { reconnect: { fastRetryFor: -1 } }, /reconnect.fastRetryFor must be a whole number/, 'RangeError'],
+      [
+        adapter,
+        { reconnect: { fastRetryFor: -1 } },
+        /reconnect.fastRetryFor must be an integer in 0\.\.86400000, got -1/,
+        'RangeError',
+      ],
       [
         adapter,
         { reconnect: { initialDelay: 500, maxDelay: 100 } },
         /reconnect.maxDelay \(100\) must not be less/,
         'RangeError',
       ],
-      [adapter, { clock: {} }, /clock must be a Clock/, 'TypeError'],
-      [adapter, { clock: Date }, /clock must be a Clock/, 'TypeError'],
-      [history, [], /the options must be an object, got an array/, 'TypeError'],
+      [adapter, { clock: {} }, /clock must have now\(\), setTimeout\(fn, ms\) and clearTimeout\(handle\)/, 'TypeError'],
+      [
+        adapter,
+        { clock: Date },
+        /clock must have now\(\), setTimeout\(fn, ms\) and clearTimeout\(handle\)/,
+        'TypeError',
+      ],
+      [history, [], /RedisStreamHistory must be an object, got an array/, 'TypeError'],
       [history, { keyPrefix: 3 }, /keyPrefix must be a non-empty string, got 3/, 'TypeError'],
-      [history, { maxCount: 0 }, /maxCount must be a whole number from 1/, 'RangeError'],
-      [history, { maxAgeMs: 2.5 }, /maxAgeMs must be a whole number/, 'RangeError'],
-      [history, { maxMessageSize: -1 }, /maxMessageSize must be a whole number/, 'RangeError'],
-      [history, { commandTimeout: 0 }, /commandTimeout must be a whole number from 1/, 'RangeError'],
+      [history, { maxCount: 0 }, /maxCount must be an integer ≥ 1, got 0/, 'RangeError'],
+      [history, { maxAgeMs: 2.5 }, /maxAgeMs must be an integer ≥ 1, got 2.5/, 'RangeError'],
+      [history, { maxMessageSize: -1 }, /maxMessageSize must be an integer in 1\.\.4294967296, got -1/, 'RangeError'],
+      [history, { commandTimeout: 0 }, /commandTimeout must be an integer in 1\.\.3600000, got 0/, 'RangeError'],
     ];
     for (const [make, options, message, name] of cases) {
       assert.throws(() => make(options), { name, message }, JSON.stringify(options));
