@@ -1,8 +1,6 @@
-// One connection to Redis kept alive on the injected clock: it reconnects (a short fixed interval while the outage is
-// young, then doubling back-off with jitter), bounds connecting and every command by a timeout, and pings while idle,
-// so a Redis that stalls (accepts TCP, never answers) is found out and the connection replaced. node-redis's own
-// reconnect is off: its delays run on the real clock, and a command it has written to the socket has no bound at all
-// (its `timeout` command option only covers the wait before the write).
+// One connection to Redis kept alive on the injected clock: reconnects (short fixed interval while an outage is young,
+// then back-off with jitter), a bound on connecting and on every command, and PINGs that find a stalled Redis out.
+// node-redis's own reconnect is off: its delays run on the real clock, and a command it has written has no bound.
 import { createClient } from 'redis';
 import { type Clock, resolveClock } from '../clock.js';
 import { intOption } from '../validate.js';

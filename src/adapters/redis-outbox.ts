@@ -1,7 +1,6 @@
-// The outage buffer of the Redis adapter: messages waiting for Redis, kept in the node's sequence order and bounded in
-// bytes (envelope, channel name and a per-entry allowance, so a flood of tiny messages is bounded too) and in count.
-// On overflow the oldest go, and what went is tallied per topic for the flush to report. Also the messages Redis
-// acknowledged a moment ago, sent again after an outage: see RecentlySent.
+// The Redis adapter's outage buffer: messages waiting for Redis in the node's sequence order, bounded in bytes (with a
+// per-entry allowance, so tiny messages are bounded too) and count, the oldest dropped and tallied per topic; and the
+// messages Redis acknowledged a moment ago, sent again after an outage (RecentlySent).
 
 export interface Pending {
   /** The node's sequence number (all topics): the buffer's order. */
