@@ -5,16 +5,18 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../clock.js';
 import { ProtocolError, WebSocketError } from '../errors.js';
-import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { decodeClosePayload, encodeClosePayload } from '../protocol/close-payload.js';
 import { CloseCode, EMPTY, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
 import { FrameParser, type FrameSink } from '../protocol/frame-parser.js';
 import { closeChannel, openChannel, protocolErrorChannel, type Stats } from '../stats.js';
-import { positiveInt } from './limits.js';
 import { type AssemblerHost, MessageAssembler } from './message-assembler.js';
 import { MessageIterator } from './message-iterator.js';
+import { PreparedMessage } from './prepared-message.js';
 import { SendQueue, type SendQueueHost, type SocketLike } from './send-queue.js';
 import { type MessageReader, MessageWriter } from './streams.js';
+import { intOption } from '../validate.js';
+import { charged, later, overBudget } from './cpu-budget.js';
+import { FRAMES_PER_TURN } from './limits.js';
 import {
   type CloseInfo,
   type ConnectionLimits,
@@ -33,20 +35,23 @@ export interface ConnectionEvents {
   error: [Error];
 }
 
+/**
+ * Queues a prepared message whatever the high-water mark (true: queued; false: the connection is not open or the
+ * slow-consumer policy refused it). For the hub, whose stats count refusals; not part of the public API.
+ */
+export let queuePrepared: (conn: Connection, message: PreparedMessage) => boolean;
+
 export class Connection extends EventEmitter<ConnectionEvents> {
   readonly role: 'server' | 'client';
   /** The negotiated subprotocol, '' when none. */
   readonly protocol: string;
   /** The negotiated Sec-WebSocket-Extensions value, '' when none. */
   readonly extensions: string;
-  /** Bytes read since open; the heartbeat watches it change instead of stamping time on every read. */
-  readCount = 0;
 
   readonly #socket: SocketLike;
   readonly #parser: FrameParser;
   readonly #limits: ConnectionLimits;
   readonly #clock: Clock;
-  readonly #deflate: PerMessageDeflate | null;
   readonly #out: SendQueue;
   #stats: Stats | null = null;
   #state: ReadyState = ReadyState.Open;
@@ -65,8 +70,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #closeReason = '';
   #closeTimer: unknown = null;
 
+  /** Bytes read since open; the heartbeat watches it change instead of stamping time on every read. */
+  #readCount = 0;
   #readingStarted = false;
+  /** Pauses asked for by the application, a lagging reader or iterator (they nest). */
   #pauses = 0;
+  /** The read path holds bytes it has not parsed yet (budget spent, or the parser halted): the socket waits. */
+  #parked = false;
+  #socketPaused = false;
+  /** 'error' is emitted at most once per connection. */
+  #errorEmitted = false;
 
   /** `onClosed` lets an owner (the server) forget the connection without a listener or promise per connection. */
   constructor(
@@ -81,7 +94,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#socket = socket as SocketLike;
     this.#limits = options.limits;
     this.#clock = options.clock;
-    this.#deflate = options.deflate;
     this.role = options.role;
     this.protocol = options.protocol;
     this.extensions = options.extensions;
@@ -124,6 +136,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   // bytes, which idle connections pay for nothing.
   readonly #dataListener = (chunk: Buffer): void => this.#onData(chunk);
   static readonly #bySocket = new WeakMap<Duplex, Connection>();
+
+  static {
+    queuePrepared = (conn, message) => conn.#out.queuePrepared(message);
+  }
 
   static #onSocketEnd(this: Duplex): void {
     // biome-ignore lint/complexity/noThisInStatic: node calls a listener with the socket as `this`
@@ -193,13 +209,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       // A message cannot be withdrawn from the wire once its first fragment left: nothing valid can follow it.
       this.#conn.#fail(CloseCode.InternalError, 'message writer destroyed mid-message');
     }
+    compressionFailed(err: unknown): void {
+      this.#conn.#fail(CloseCode.InternalError, 'compression failed', asError(err));
+    }
   };
 
   static #startReading(conn: Connection, head: Buffer): void {
+    if (conn.#state === ReadyState.Closed) return;
     if (head.length > 0) conn.#onData(head);
     conn.#readingStarted = true;
-    // An explicitly paused stream stays paused when a 'data' listener is added.
     conn.#socket.on('data', conn.#dataListener);
+    // An explicitly paused socket stays paused when a 'data' listener is added, and one node left paused after the
+    // upgrade may have been paused and resumed by the application already: say what the socket should do now.
+    conn.#socketPaused = conn.#socket.isPaused();
+    conn.#syncFlow();
   }
 
   /** Resolves once the connection is closed, however that happened. */
@@ -219,14 +242,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#state;
   }
 
-  /** Bytes accepted by send() and not yet handed to the kernel. */
-  get bufferedAmount(): number {
-    return this.#socket.writableLength;
+  /** Bytes read since the connection opened. */
+  get readCount(): number {
+    return this.#readCount;
   }
 
-  /** The negotiated permessage-deflate state, null when uncompressed (the hub reads it to share frames). */
-  get deflate(): PerMessageDeflate | null {
-    return this.#deflate;
+  /**
+   * Bytes accepted by send() and not yet handed to the kernel, including sends held back behind an open writer():
+   * everything the connection holds for the peer.
+   */
+  get bufferedAmount(): number {
+    return this.#out.bufferedAmount;
   }
 
   get remoteAddress(): string | undefined {
@@ -236,16 +262,55 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   // ---- Read path (FrameSink) -------------------------------------------------------------------------------------
 
   #onData(chunk: Buffer): void {
-    this.readCount += chunk.length;
+    this.#readCount += chunk.length;
     if (this.#stats) this.#stats.bytesIn += chunk.length;
-    // Everything the handlers send while this chunk is parsed (pongs, echoes, replies to a window of requests)
-    // leaves in one writev instead of a syscall per frame: the second write of a read corks the socket.
-    this.#out.beginRead();
-    try {
-      this.#parser.push(chunk);
-    } finally {
-      this.#out.endRead();
+    this.#parse(chunk);
+  }
+
+  /**
+   * Parses buffered bytes (and `chunk`) within one turn's budget. Everything the handlers send meanwhile (pongs,
+   * echoes, replies to a window of requests) leaves in one writev: the second write of a read corks the socket. When
+   * this connection's frame budget or the process's per-turn CPU budget runs out, or the parser is halted, the socket
+   * waits and the rest is parsed on a later turn: a flood of tiny frames cannot hold the event loop.
+   */
+  #parse(chunk: Buffer | null): void {
+    const frames = overBudget() ? 0 : FRAMES_PER_TURN;
+    const more = charged(() => {
+      this.#out.beginRead();
+      try {
+        const left = chunk ? this.#parser.push(chunk, frames) : this.#parser.drain(frames);
+        this.#assembler.flushStream();
+        return left;
+      } finally {
+        this.#out.endRead();
+      }
+    });
+    if (more) {
+      this.#setParked(true);
+      later(() => this.#parseLater());
+    } else {
+      this.#setParked(this.#parser.halted);
     }
+  }
+
+  #parseLater(): void {
+    if (this.#state !== ReadyState.Closed && !this.#parser.halted) this.#parse(null);
+  }
+
+  #setParked(parked: boolean): void {
+    if (this.#parked === parked) return;
+    this.#parked = parked;
+    this.#syncFlow();
+  }
+
+  /** The socket reads exactly when nobody holds it: no pause, nothing parked, reading started. */
+  #syncFlow(): void {
+    if (!this.#readingStarted) return;
+    const pause = this.#pauses > 0 || this.#parked;
+    if (pause === this.#socketPaused) return;
+    this.#socketPaused = pause;
+    if (pause) this.#socket.pause();
+    else this.#socket.resume();
   }
 
   #onControl(opcode: number, payload: Buffer): void {
@@ -276,7 +341,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#closeReason = decoded.reason;
     // §5.5.1: echo the status code; a close without one is answered without one.
     if (!this.#sentClose) {
-      this.#writeCloseFrame(encodeClosePayload(decoded.code === CloseCode.NoStatus ? undefined : decoded.code));
+      this.#writeCloseFrame(encodeClosePayload(decoded.code === CloseCode.NoStatus ? undefined : decoded.code), false);
     }
     this.#state = ReadyState.Closing;
     this.#finishCloseHandshake();
@@ -296,20 +361,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * A Buffer is not copied: leave it unchanged until `drained()` resolves.
    */
   send(data: string | Buffer | ArrayBufferView | ArrayBuffer, options?: SendOptions): boolean {
-    return this.#out.queue(data, options) && this.#out.belowHighWaterMark;
-  }
-
-  /** Like send(), but the result only says whether the message was queued (true even above the high-water mark). */
-  queue(data: string | Buffer | ArrayBufferView | ArrayBuffer, options?: SendOptions): boolean {
-    return this.#out.queue(data, options);
+    const binary = options?.binary ?? typeof data !== 'string';
+    return this.#out.queue(data, binary, options?.compress) && this.#out.belowHighWaterMark;
   }
 
   /**
-   * Queues bytes that already are one complete, server-side frame (the hub frames a message once for many peers);
-   * true when queued. Client connections must mask per frame, so they cannot use this.
+   * Sends a message framed once for many connections (the same bytes to every peer that can share them); the result
+   * is send()'s.
    */
-  sendPreframed(frame: Buffer): boolean {
-    return this.#out.sendPreframed(frame);
+  sendPrepared(message: PreparedMessage): boolean {
+    if (!(message instanceof PreparedMessage)) throw new TypeError('sendPrepared takes a PreparedMessage');
+    return this.#out.queuePrepared(message) && this.#out.belowHighWaterMark;
   }
 
   ping(data: string | Buffer = EMPTY): void {
@@ -331,21 +393,24 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * inflated whole, so it keeps maxMessageSize.
    */
   nextReader(options: { maxSize?: number } = {}): Promise<MessageReader> {
-    const maxSize = options.maxSize === undefined ? null : positiveInt('maxSize', options.maxSize, 0);
+    const maxSize = options.maxSize === undefined ? null : intOption('maxSize', options.maxSize, 0);
     if (this.#state !== ReadyState.Open)
       return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closing or closed'));
     return new Promise((resolve, reject) => this.#assembler.claimNext(resolve, reject, maxSize));
   }
 
-  /** Writes one message in pieces as fragments (gorilla's NextWriter); other sends wait until it ends. */
-  writer(type: MessageType = 'binary'): MessageWriter {
+  /**
+   * Writes one message in pieces as fragments (gorilla's NextWriter); other sends wait until it ends. With
+   * permessage-deflate the message is compressed as it is written (`compress: false` sends it as it is).
+   */
+  writer(type: MessageType = 'binary', options: { compress?: boolean } = {}): MessageWriter {
     if (this.#state !== ReadyState.Open) throw new WebSocketError('ERR_NOT_OPEN', 'connection is not open');
     if (this.#out.writerOpen) throw new WebSocketError('ERR_NOT_OPEN', 'another message writer is still open');
     const out = this.#out;
     const writer = new MessageWriter(type === 'text' ? Opcode.Text : Opcode.Binary, out, (finished, started) =>
       out.writerDone(writer, finished, started),
     );
-    out.takeChannel(writer);
+    out.takeChannel(writer, options.compress ?? true);
     return writer;
   }
 
@@ -358,13 +423,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * connection: it cannot see the pongs it does not read, and a consumer that lags is not a dead peer.
    */
   pause(): void {
-    if (this.#pauses++ === 0) this.#socket.pause();
+    this.#pauses++;
+    this.#syncFlow();
   }
 
   resume(): void {
     if (this.#pauses === 0) return;
-    // Before reading has started, resuming would let bytes flow to no listener; #startReading honours the count.
-    if (--this.#pauses === 0 && this.#readingStarted) this.#socket.resume();
+    this.#pauses--;
+    // Before reading has started nothing happens here: #startReading applies the count.
+    this.#syncFlow();
   }
 
   get isPaused(): boolean {
@@ -380,7 +447,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#state = ReadyState.Closing;
       this.#closeCode = code;
       this.#closeReason = reason;
-      this.#writeCloseFrame(payload);
+      this.#writeCloseFrame(payload, false);
       this.#armCloseTimer();
     }
     return this.closed;
@@ -404,21 +471,35 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (!this.#sentClose) {
       this.#closeCode = code;
       this.#closeReason = message;
-      this.#writeCloseFrame(encodeClosePayload(code, truncateReason(message)));
+      this.#writeCloseFrame(encodeClosePayload(code, truncateReason(message)), true);
     }
     this.#state = ReadyState.Closing;
     this.#socket.end();
     this.#armCloseTimer();
-    if (this.listenerCount('error') > 0) {
+    if (this.listenerCount('error') > 0 && !this.#errorEmitted) {
       const err = new ProtocolError(code, message);
       if (cause) err.cause = cause;
-      this.emit('error', err);
+      this.#emitError(err);
     }
   }
 
-  #writeCloseFrame(payload: Buffer): void {
+  /**
+   * At most once per connection. A listener that throws (or, being async, rejects) cannot fail the connection a
+   * second time: the connection is already going away, so its error becomes a process warning.
+   */
+  #emitError(err: Error): void {
+    this.#errorEmitted = true;
+    try {
+      this.emit('error', err);
+    } catch (listenerError) {
+      process.emitWarning(asError(listenerError));
+    }
+  }
+
+  /** Non-urgent: after every message sent before it. Urgent (failing): at once. */
+  #writeCloseFrame(payload: Buffer, urgent: boolean): void {
     this.#sentClose = true;
-    this.#out.writeControl(Opcode.Close, payload);
+    this.#out.writeClose(payload, urgent);
   }
 
   #armCloseTimer(): void {
@@ -427,15 +508,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   #onEnd(): void {
-    // The peer half-closed TCP: nothing more will arrive, so finish our side too.
+    // The peer half-closed TCP: nothing more will arrive, so finish our side too. Bytes we still hold may never be
+    // read by a peer that has gone, so the close timer bounds the wait for them.
     if (this.#state === ReadyState.Open) this.#state = ReadyState.Closing;
     this.#socket.end();
+    this.#armCloseTimer();
   }
 
   #onSocketError(err: Error): void {
     // Nothing more can be sent: say so at once rather than accepting sends until 'close' arrives.
     if (this.#state === ReadyState.Open) this.#state = ReadyState.Closing;
-    if (this.listenerCount('error') > 0 && !this.#receivedClose) this.emit('error', err);
+    if (this.listenerCount('error') > 0 && !this.#receivedClose && !this.#errorEmitted) this.#emitError(err);
     this.#socket.destroy();
   }
 
@@ -487,11 +570,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   #handlerFailed(err: unknown): void {
-    const error = err instanceof Error ? err : new Error(String(err));
+    const error = asError(err);
+    // A failing 'error' listener, or any handler once the connection is failing, must not start the failure path
+    // again (that loops: fail → 'error' → reject → fail...). The bug stays visible as a warning.
+    if (this.#errorEmitted || this.#state !== ReadyState.Open) {
+      process.emitWarning(error);
+      return;
+    }
     // Without an 'error' listener the exception would vanish; a warning keeps the bug visible without a crash.
     if (this.listenerCount('error') === 0) process.emitWarning(error);
     this.#fail(CloseCode.InternalError, 'handler error', error);
   }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** Close reasons must fit in 123 bytes (§5.5.1); failure messages are cut before a UTF-8 continuation byte. */

@@ -39,6 +39,16 @@ function numbered(seq: number): Buffer {
 
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * Sends and says whether the message was queued at all (send() is also false when merely above the high-water mark):
+ * a refused message leaves the connection closing ('close') or adds nothing to what it holds ('drop').
+ */
+function queued(conn: Connection, data: Buffer): boolean {
+  const before = conn.bufferedAmount;
+  conn.send(data);
+  return conn.readyState === ReadyState.Open && conn.bufferedAmount > before;
+}
+
 describe('send() and drained()', () => {
   it('send() returns false above highWaterMark; bufferedAmount grows; drained() resolves after the peer reads', async (t) => {
     const s = await setup(t, { highWaterMark: 64 * KiB, maxBufferedBytes: 256 * MiB });
@@ -109,7 +119,7 @@ async function flood(
   const accepted: number[] = [];
   let maxBuffered = 0;
   for (let seq = 0; seq < attempts; seq++) {
-    if (conn.queue(numbered(seq))) accepted.push(seq);
+    if (queued(conn, numbered(seq))) accepted.push(seq);
     maxBuffered = Math.max(maxBuffered, conn.bufferedAmount);
     if (seq % 100 === 99) await turn();
   }
@@ -180,7 +190,7 @@ describe('slow consumer policies (a peer that completes the handshake, then stop
       'whole messages, in order, none duplicated',
     );
     // Once the peer reads again, sends are accepted again.
-    assert.equal(conn.queue(numbered(1e6)), true);
+    assert.equal(queued(conn, numbered(1e6)), true);
   });
 });
 
@@ -251,4 +261,46 @@ describe('hub fan-out with a stalled subscriber', () => {
       }
     });
   }
+});
+
+describe('sends held back behind an open writer() count toward backpressure', () => {
+  it('send() turns false, bufferedAmount counts them, drained() waits for them, and no healthy peer is evicted', async (t) => {
+    const s = await startClockedServer(t, { heartbeat: false, highWaterMark: 64 * KiB, maxBufferedBytes: 1 * MiB });
+    const accepted = nextConnection(s.wss);
+    const client = await connect(`ws://127.0.0.1:${s.port}/`);
+    t.after(() => client.terminate());
+    const conn = await accepted;
+    const received: string[] = [];
+    client.on('message', (m) => received.push(m.type === 'text' ? m.data : `binary ${m.data.length}`));
+    const writer = conn.writer('binary');
+    writer.write(Buffer.alloc(1000, 1));
+    let queued = 0;
+    // A well-behaved app: it sends until send() says to wait. The held-back bytes must say so long before the cap.
+    while (conn.send(`m${queued}`.padEnd(1024, '.'))) queued++;
+    queued++; // the send that returned false was queued too
+    assert.ok(queued * 1024 <= 64 * KiB + 1024, `send() kept returning true for ${queued} held-back messages`);
+    assert.ok(conn.bufferedAmount >= queued * 1024, `bufferedAmount ${conn.bufferedAmount} ignores held-back sends`);
+    let drained = false;
+    const waiting = conn.drained().then(() => {
+      drained = true;
+    });
+    await turn();
+    assert.equal(drained, false, 'drained() resolved while sends were still held back');
+    writer.end(Buffer.alloc(1000, 2));
+    await within(waiting, 5_000, 'drained()');
+    await within(
+      (async () => {
+        while (received.length < queued + 1) await turn();
+      })(),
+      5_000,
+      'every message at the client',
+    );
+    assert.equal(received[0], 'binary 2000');
+    assert.deepEqual(
+      received.slice(1).map((m) => m.slice(0, m.indexOf('.'))),
+      Array.from({ length: queued }, (_, i) => `m${i}`),
+    );
+    assert.equal(conn.readyState, ReadyState.Open);
+    assert.equal(s.wss.stats.evicted, 0);
+  });
 });
