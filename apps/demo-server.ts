@@ -13,7 +13,8 @@ import {
   type Stats,
   WebSocketServer,
 } from '../src/index.js';
-import { CHAT_LIMITS, createChat } from './chat.js';
+import { createChat } from './chat.js';
+import { CHAT_LIMITS } from './chat-protocol.js';
 import { createDashboard } from './dashboard.js';
 import { createMetrics, loadPromClient, MISSING_PROM_CLIENT, type PromClientLoader } from './metrics.js';
 import { defaultPublicDir, staticFiles } from './static.js';
@@ -83,7 +84,7 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   });
 
   // Chat rooms: shared through Redis too, with their history in Redis Streams so any node can recover a room.
-  const chat = createChat(common, cluster ? { adapter: cluster(), history: cluster.history() } : {});
+  const chat = createChat(common, cluster ? { hub: { adapter: cluster(), history: cluster.history() } } : {});
   const endpoints = (): Record<string, Stats> => ({
     echo: echo.stats,
     broadcast: broadcast.stats,
