@@ -1,7 +1,7 @@
 // Debian's chromium driven by playwright-core for the browser tests: never a downloaded browser, a fresh profile per
 // launch (removed on close), no network beyond 127.0.0.1, and a page-state poller with a deadline instead of sleeps.
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
@@ -142,8 +142,56 @@ export async function messageTexts(page: Page): Promise<string[]> {
   return page.$$eval('#messages li .text', (spans) => spans.map((s) => s.textContent ?? ''));
 }
 
-/** Saves a screenshot when E2E_SCREENSHOTS names a folder (kept out of the repository). */
+/** Where screenshots go: E2E_SCREENSHOTS, or test-artifacts/screenshots (git-ignored; CI keeps it as an artifact). */
+export const SCREENSHOTS = process.env.E2E_SCREENSHOTS ?? 'test-artifacts/screenshots';
+
+/** Saves a screenshot of the page as it is now, named after the state it shows and the viewport. */
 export async function screenshot(page: Page, name: string): Promise<void> {
-  const dir = process.env.E2E_SCREENSHOTS;
-  if (dir) await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+  const size = page.viewportSize();
+  const suffix = size ? `-${size.width}x${size.height}` : '';
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}${suffix}.png`), fullPage: true });
+}
+
+export const PHONE = { width: 390, height: 844 } as const;
+export const LARGE = { width: 1920, height: 1080 } as const;
+
+/** Elements that stick out of the viewport sideways, and whether the page scrolls sideways at all. */
+export function overflow(page: Page): Promise<{ scrollWidth: number; width: number; outside: string[] }> {
+  return page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const outside: string[] = [];
+    for (const el of document.querySelectorAll('body *')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;
+      if (r.left < -0.5 || r.right > width + 0.5) {
+        outside.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${el.className} [${r.left}, ${r.right}]`);
+      }
+    }
+    return { scrollWidth: document.documentElement.scrollWidth, width, outside };
+  });
+}
+
+/** The page's box of `selector`. */
+export async function box(
+  page: Page,
+  selector: string,
+): Promise<{ x: number; y: number; width: number; height: number }> {
+  const b = await page.locator(selector).boundingBox();
+  if (!b) throw new Error(`${selector} is not shown`);
+  return b;
+}
+
+/** Tells the page it was hidden or shown, as the browser does for a background tab (headless tabs never are). */
+export async function setHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((h) => {
+    Object.defineProperty(document, 'hidden', { value: h, configurable: true });
+    Object.defineProperty(document, 'visibilityState', { value: h ? 'hidden' : 'visible', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+
+/** The chat page's system lines (joined, back, warnings), in order. */
+export function systemLines(page: Page): Promise<string[]> {
+  return page.$$eval('#messages li.system', (lis) => lis.map((li) => li.textContent ?? ''));
 }

@@ -2,6 +2,7 @@
 // events it receives, each wait bounded, so a missing event fails naming what was awaited.
 import type { TestContext } from 'node:test';
 import { type Connection, connect } from '../../src/index.js';
+import { CHAT_LIMITS } from '../../apps/chat-protocol.js';
 import { Inbox } from './inbox.js';
 
 export type ChatEventJson = Record<string, unknown> & { type: string };
@@ -46,4 +47,20 @@ export async function chatPeer(t: TestContext, url: string): Promise<ChatPeer> {
       return e;
     },
   };
+}
+
+let speakers = 0;
+
+/** `count` messages said in `room`, spread over enough speakers to stay under the rate limit; resolves once echoed. */
+export async function talk(make: () => Promise<ChatPeer>, room: string, count: number): Promise<void> {
+  const per = CHAT_LIMITS.rate.burst - 1;
+  for (let i = 0; i < count; ) {
+    const peer = await make();
+    await peer.join(room, `speaker ${++speakers}`); // never a name still leaving
+    const n = Math.min(per, count - i);
+    for (let k = 0; k < n; k++) peer.send({ type: 'say', text: `said ${i + k}` });
+    for (let k = 0; k < n; k++) await peer.next((e) => e.type === 'message' && e.text === `said ${i + k}`);
+    i += n;
+    await peer.conn.close();
+  }
 }

@@ -4,27 +4,13 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import { CHAT_LIMITS } from '../../apps/chat-protocol.js';
 import type { DemoServer } from '../../apps/demo-server.js';
-import { type ChatPeer, chatPeer } from '../helpers/chat-peer.js';
+import { type ChatPeer, chatPeer, talk } from '../helpers/chat-peer.js';
 import { startTestDemo } from '../helpers/demo.js';
 
 async function node(t: TestContext): Promise<{ demo: DemoServer; chat: () => Promise<ChatPeer> }> {
   const demo = await startTestDemo({ maxMessageSize: 1 << 20, dashboardInterval: 60_000 });
   t.after(() => demo.close());
   return { demo, chat: () => chatPeer(t, `${demo.url.replace('http:', 'ws:')}/chat`) };
-}
-
-/** `count` messages said in `room`, spread over enough speakers to stay under the rate limit; resolves once echoed. */
-async function talk(make: () => Promise<ChatPeer>, room: string, count: number): Promise<void> {
-  const per = CHAT_LIMITS.rate.burst - 1;
-  for (let i = 0, speaker = 0; i < count; speaker++) {
-    const peer = await make();
-    await peer.join(room, `speaker ${speaker}`);
-    const n = Math.min(per, count - i);
-    for (let k = 0; k < n; k++) peer.send({ type: 'say', text: `said ${i + k}` });
-    for (let k = 0; k < n; k++) await peer.next((e) => e.type === 'message' && e.text === `said ${i + k}`);
-    i += n;
-    await peer.conn.close();
-  }
 }
 
 /** Joins, says a few things and returns where it stands (the last offset and the epoch), as a page would. */
