@@ -4,10 +4,10 @@ import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, resolveClock } from './clock.js';
 import { Connection } from './connection/connection.js';
 import { Heartbeat, type HeartbeatOptions } from './connection/heartbeat.js';
-import { resolveLimits } from './connection/limits.js';
+import { LIMIT_KEYS, resolveLimits } from './connection/limits.js';
 import type { ConnectionLimits } from './connection/types.js';
 import { HandshakeError } from './errors.js';
 import {
@@ -22,6 +22,7 @@ import { checkUpgradeResponse, upgradeHeaders } from './handshake/client-handsha
 import { validateProtocols } from './handshake/tokens.js';
 import { DEFAULT_HANDSHAKE_TIMEOUT } from './protocol/constants.js';
 import { Stats } from './stats.js';
+import { checkKeys, describe, intOption, optionsObject } from './validate.js';
 
 export interface ConnectOptions extends Partial<ConnectionLimits> {
   protocols?: readonly string[];
@@ -34,11 +35,47 @@ export interface ConnectOptions extends Partial<ConnectionLimits> {
   signal?: AbortSignal;
   /** Passed to tls.connect for wss:// (ca, cert, key, rejectUnauthorized, servername, ...). */
   tls?: TlsOptions;
-  /** Off by default on the client; pass options to ping an idle server and drop it when silent. */
-  heartbeat?: HeartbeatOptions | false;
+  /** Off by default on the client; `true` or options to ping an idle server and drop it when silent. */
+  heartbeat?: HeartbeatOptions | boolean;
   clock?: Clock;
   stats?: Stats;
 }
+
+const CONNECT_KEYS = new Set<string>([
+  ...LIMIT_KEYS,
+  'protocols',
+  'headers',
+  'origin',
+  'compression',
+  'handshakeTimeout',
+  'signal',
+  'tls',
+  'heartbeat',
+  'clock',
+  'stats',
+]);
+
+const TLS_HINT = 'put TLS options under tls: { ca, cert, key, rejectUnauthorized, servername, ... }';
+/** What ws users pass to `new WebSocket(url, options)`, and what does it here. */
+const WS_CLIENT_HINTS: Readonly<Record<string, string>> = {
+  maxPayload: 'use maxMessageSize (default 16 MiB; ws defaults to 100 MiB)',
+  perMessageDeflate: "use compression: 'dedicated', 'shared' or { ... } (off by default; ws offers it by default)",
+  followRedirects: 'redirects are not followed: a WebSocket handshake answers 101 or fails',
+  maxRedirects: 'redirects are not followed: a WebSocket handshake answers 101 or fails',
+  protocolVersion: 'only version 13 exists (RFC 6455)',
+  skipUTF8Validation: 'text messages are always validated (RFC 6455 §8.1)',
+  autoPong: 'pings are always answered (RFC 6455 §5.5.2)',
+  generateMask: 'masks are always random (RFC 6455 §5.3)',
+  finishRequest: 'pass headers, origin and tls instead',
+  agent: 'not supported: each connection dials its own socket',
+  createConnection: 'not supported: each connection dials its own socket',
+  allowSynchronousEvents: 'not needed: events are emitted as messages are parsed',
+  ca: TLS_HINT,
+  cert: TLS_HINT,
+  key: TLS_HINT,
+  rejectUnauthorized: TLS_HINT,
+  servername: TLS_HINT,
+};
 
 const RESERVED_HEADERS = new Set([
   'connection',
@@ -55,14 +92,27 @@ const RESERVED_HEADERS = new Set([
  */
 export function connect(url: string | URL, options: ConnectOptions = {}): Promise<Connection> {
   const target = parseUrl(url);
+  options = optionsObject<ConnectOptions>('connect options', options);
+  checkKeys('connect', options, CONNECT_KEYS, WS_CLIENT_HINTS);
   const limits = resolveLimits(options);
   const protocols = options.protocols ?? [];
   validateProtocols(protocols);
   const compression = resolveCompression(options.compression ?? false);
-  const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
-  const clock = options.clock ?? systemClock;
-  for (const name of Object.keys(options.headers ?? {})) {
+  const timeout = intOption('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT);
+  const clock = resolveClock(options.clock);
+  const heartbeat = options.heartbeat
+    ? new Heartbeat(options.heartbeat === true ? {} : options.heartbeat, clock)
+    : null;
+  if (options.stats !== undefined && !(options.stats instanceof Stats)) throw new TypeError('stats must be a Stats');
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError('signal must be an AbortSignal');
+  }
+  if (options.origin !== undefined && typeof options.origin !== 'string')
+    throw new TypeError('origin must be a string');
+  optionsObject('tls', options.tls);
+  for (const [name, value] of Object.entries(optionsObject<Record<string, string>>('headers', options.headers))) {
     if (RESERVED_HEADERS.has(name.toLowerCase())) throw new TypeError(`header ${name} is set by the handshake itself`);
+    if (typeof value !== 'string') throw new TypeError(`header ${name} must be a string, got ${describe(value)}`);
   }
   if (options.signal?.aborted) return Promise.reject(new HandshakeError('connect aborted', 0, 'ERR_ABORTED'));
 
@@ -160,10 +210,9 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
         head,
         options.stats ?? new Stats(),
       );
-      if (options.heartbeat) {
-        const hb = new Heartbeat(options.heartbeat, clock);
-        hb.add(conn);
-        conn.closed.then(() => hb.stop());
+      if (heartbeat) {
+        heartbeat.add(conn);
+        conn.closed.then(() => heartbeat.stop());
       }
       resolve(conn);
     });

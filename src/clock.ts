@@ -16,3 +16,19 @@ export const systemClock: Clock = {
   },
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
+
+/** The clock option of a server or client: undefined → the system clock; anything else must look like a Clock. */
+export function resolveClock(clock: unknown): Clock {
+  if (clock === undefined) return systemClock;
+  const c = clock as Partial<Clock> | null;
+  if (
+    typeof c !== 'object' ||
+    c === null ||
+    typeof c.now !== 'function' ||
+    typeof c.setTimeout !== 'function' ||
+    typeof c.clearTimeout !== 'function'
+  ) {
+    throw new TypeError('clock must have now(), setTimeout(fn, ms) and clearTimeout(handle)');
+  }
+  return c as Clock;
+}

@@ -11,11 +11,11 @@ import {
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, resolveClock, systemClock } from './clock.js';
 import { Connection } from './connection/connection.js';
 import { Heartbeat, type HeartbeatOptions } from './connection/heartbeat.js';
-import { resolveLimits } from './connection/limits.js';
-import type { ConnectionLimits } from './connection/types.js';
+import { LIMIT_KEYS, resolveLimits } from './connection/limits.js';
+import { type ConnectionLimits, ReadyState } from './connection/types.js';
 import {
   type CompressionOption,
   negotiateServer,
@@ -33,6 +33,7 @@ import {
 import { validateProtocols } from './handshake/tokens.js';
 import { CloseCode, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT } from './protocol/constants.js';
 import { Stats } from './stats.js';
+import { checkKeys, describe, intOption, optionalFunction, optionsObject } from './validate.js';
 
 export interface ServerOptions extends Partial<ConnectionLimits> {
   /** Who may connect from a browser. Default 'same-origin'; '*' must be said explicitly. */
@@ -41,7 +42,7 @@ export interface ServerOptions extends Partial<ConnectionLimits> {
   protocols?: readonly string[];
   compression?: CompressionOption;
   /** Ping idle peers and terminate the silent ones. On by default; `false` turns it off. */
-  heartbeat?: HeartbeatOptions | false;
+  heartbeat?: HeartbeatOptions | boolean;
   /** Time allowed for a client to send its request headers, on servers created by listen(). */
   handshakeTimeout?: number;
   /** Largest request header block, on servers created by listen() (node's default is 16 KiB). */
@@ -61,6 +62,38 @@ export interface ServerEvents {
 
 const REFUSE_LINGER = 2_000;
 
+const SERVER_KEYS = new Set<string>([
+  ...LIMIT_KEYS,
+  'origins',
+  'protocols',
+  'compression',
+  'heartbeat',
+  'handshakeTimeout',
+  'maxHeaderSize',
+  'shutdownTimeout',
+  'authorize',
+  'clock',
+]);
+
+/** What ws users pass, and what does it here: a foreign option must not be silently ignored. */
+const WS_SERVER_HINTS: Readonly<Record<string, string>> = {
+  maxPayload: 'use maxMessageSize (default 16 MiB; ws defaults to 100 MiB)',
+  perMessageDeflate: "use compression: 'dedicated', 'shared' or { ...RFC 7692 parameters } (default off)",
+  verifyClient: 'use origins (the origin policy) and authorize(req), which returns true, false or an HTTP status',
+  handleProtocols: 'use protocols: [...] in your order of preference; the first one the client offers is chosen',
+  noServer: 'a WebSocketServer needs no server of its own: call wss.handleUpgrade(req, socket, head)',
+  server: 'use wss.attach(httpServer, { path })',
+  path: 'use wss.attach(httpServer, { path })',
+  port: 'use await wss.listen(port, host), or wss.attach(httpServer)',
+  host: 'use await wss.listen(port, host)',
+  backlog: 'use your own http server with wss.attach(httpServer)',
+  clientTracking: 'open connections are always in wss.clients',
+  skipUTF8Validation: 'text messages are always validated (RFC 6455 §8.1)',
+  autoPong: 'pings are always answered (RFC 6455 §5.5.2)',
+  allowSynchronousEvents: 'not needed: events are emitted as messages are parsed',
+  WebSocket: 'not supported: every connection is a switchboard Connection',
+};
+
 interface Route {
   server: WebSocketServer;
   path: string | null;
@@ -77,7 +110,10 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   readonly #compression: ReturnType<typeof resolveCompression>;
   readonly #heartbeat: Heartbeat | null;
   readonly #clock: Clock;
-  readonly #options: ServerOptions;
+  readonly #handshakeTimeout: number;
+  readonly #shutdownTimeout: number;
+  readonly #maxHeaderSize: number;
+  readonly #authorize: ServerOptions['authorize'];
   #closing: Promise<void> | null = null;
   /** Sockets whose handshake waits on `authorize`: shutdown refuses them rather than waiting. */
   readonly #authorizing = new Set<Duplex>();
@@ -89,9 +125,16 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   #attached: Array<HttpServer | HttpsServer> = [];
 
   constructor(options: ServerOptions = {}) {
-    super();
-    this.#options = options;
+    // A rejected promise from an async 'connection' listener reaches [Symbol.for('nodejs.rejection')].
+    super({ captureRejections: true });
+    options = optionsObject<ServerOptions>('WebSocketServer options', options);
+    checkKeys('WebSocketServer', options, SERVER_KEYS, WS_SERVER_HINTS);
     this.#limits = resolveLimits(options);
+    this.#handshakeTimeout = intOption('handshakeTimeout', options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT);
+    this.#shutdownTimeout = intOption('shutdownTimeout', options.shutdownTimeout, DEFAULT_CLOSE_TIMEOUT);
+    // node's own bounds for an http server's header block.
+    this.#maxHeaderSize = intOption('maxHeaderSize', options.maxHeaderSize, 16384, 1024, 1 << 24);
+    this.#authorize = optionalFunction('authorize', options.authorize);
     this.#origins = options.origins ?? 'same-origin';
     const origins = this.#origins;
     if (Array.isArray(origins)) {
@@ -110,11 +153,11 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     this.#protocols = options.protocols ?? [];
     validateProtocols(this.#protocols);
     this.#compression = resolveCompression(options.compression ?? false);
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = resolveClock(options.clock);
     this.#heartbeat =
       options.heartbeat === false
         ? null
-        : new Heartbeat(options.heartbeat ?? {}, this.#clock, () => {
+        : new Heartbeat(options.heartbeat === true ? {} : options.heartbeat, this.#clock, () => {
             this.stats.heartbeatKills++;
           });
   }
@@ -130,7 +173,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
         const path = (req.url ?? '/').split('?')[0];
         const route = table.find((r) => r.path === null || r.path === path);
         if (route) route.server.handleUpgrade(req, socket, head);
-        else refuse(socket, 404, `no WebSocket endpoint at ${path}`);
+        else refuse(socket, 404, `no WebSocket endpoint at ${path}`, {}, this.#clock);
       });
     }
     list.push({ server: this, path: options.path ?? null });
@@ -140,10 +183,11 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
 
   /** Creates and starts an http server that only serves this WebSocket server. */
   async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
-    const handshakeTimeout = this.#options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    intOption('port', port, 0, 0, 65535);
+    const handshakeTimeout = this.#handshakeTimeout;
     const server = createServer(
       {
-        maxHeaderSize: this.#options.maxHeaderSize ?? 16384,
+        maxHeaderSize: this.#maxHeaderSize,
         // node checks header timeouts on this interval (30 s by default): a slow-loris head would outlive the limit.
         connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(handshakeTimeout / 4))),
         headersTimeout: handshakeTimeout,
@@ -227,7 +271,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       socket.off('error', destroyOnError);
       this.#open(socket, head, protocol, negotiated, req);
     };
-    const authorize = this.#options.authorize;
+    const authorize = this.#authorize;
     if (!authorize) {
       complete();
       return;
@@ -239,7 +283,15 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
         (answer) => {
           if (answer === true) return complete();
           this.#authorizing.delete(socket);
-          reject(typeof answer === 'number' ? answer : 403, 'not authorized');
+          if (answer === false) return reject(403, 'not authorized');
+          if (Number.isInteger(answer) && (answer as number) >= 400 && (answer as number) <= 599) {
+            return reject(answer as number, 'not authorized');
+          }
+          // A 200 here would "refuse" with a success status: that is a bug in the app, said loudly, and refused.
+          process.emitWarning(
+            new TypeError(`authorize must return true, false or an HTTP status 400–599, got ${describe(answer)}`),
+          );
+          reject(500, 'authorization failed');
         },
         () => {
           this.#authorizing.delete(socket);
@@ -276,7 +328,18 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     );
     this.clients.add(conn);
     this.#heartbeat?.add(conn);
-    this.emit('connection', conn, req);
+    try {
+      this.emit('connection', conn, req);
+    } catch (err) {
+      connectionHandlerFailed(err, conn);
+    }
+  }
+
+  /** node calls this for a promise rejected by an async listener (captureRejections). */
+  [Symbol.for('nodejs.rejection')](err: unknown, event: string, ...args: unknown[]): void {
+    const conn = event === 'connection' && args[0] instanceof Connection ? args[0] : null;
+    if (conn) connectionHandlerFailed(err, conn);
+    else process.emitWarning(err instanceof Error ? err : new Error(String(err)));
   }
 
   /**
@@ -294,7 +357,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     for (const socket of this.#authorizing) refuse(socket, 503, 'server is shutting down', {}, this.#clock);
     this.#authorizing.clear();
     const all = [...this.clients].map((c) => c.close(CloseCode.GoingAway, 'server shutting down'));
-    const timeout = this.#options.shutdownTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    const timeout = this.#shutdownTimeout;
     let timer: unknown = null;
     await Promise.race([
       Promise.all(all),
@@ -319,7 +382,16 @@ function destroyOnError(this: Duplex): void {
   this.destroy();
 }
 
-/** Answers a refused handshake with a plain HTTP response and closes the socket. */
+/** A 'connection' listener that throws is a bug in the app: that connection closes with 1011, the process goes on. */
+function connectionHandlerFailed(err: unknown, conn: Connection): void {
+  process.emitWarning(err instanceof Error ? err : new Error(String(err)));
+  if (conn.readyState === ReadyState.Open) conn.close(CloseCode.InternalError, 'handler error');
+}
+
+/**
+ * Answers a refused handshake with a plain HTTP response and closes the socket. node hands an upgraded socket over
+ * with no 'error' listener: a peer that resets it now must not crash the process.
+ */
 function refuse(
   socket: Duplex,
   status: number,
@@ -327,6 +399,7 @@ function refuse(
   headers: Record<string, string> = {},
   clock: Clock = systemClock,
 ): void {
+  if (!socket.listeners('error').includes(destroyOnError)) socket.on('error', destroyOnError);
   if (!socket.writable) {
     socket.destroy();
     return;
@@ -338,5 +411,6 @@ function refuse(
   // Drain whatever the client still sends (so the close is a FIN, not a reset that could eat the answer), and bound
   // how long a client that never closes its side can hold the socket.
   socket.resume();
-  clock.setTimeout(() => socket.destroy(), REFUSE_LINGER);
+  const timer = clock.setTimeout(() => socket.destroy(), REFUSE_LINGER);
+  socket.once('close', () => clock.clearTimeout(timer));
 }

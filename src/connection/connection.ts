@@ -10,11 +10,12 @@ import { decodeClosePayload, encodeClosePayload } from '../protocol/close-payloa
 import { CloseCode, EMPTY, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
 import { FrameParser, type FrameSink } from '../protocol/frame-parser.js';
 import { closeChannel, openChannel, protocolErrorChannel, type Stats } from '../stats.js';
-import { positiveInt } from './limits.js';
 import { type AssemblerHost, MessageAssembler } from './message-assembler.js';
 import { MessageIterator } from './message-iterator.js';
 import { SendQueue, type SendQueueHost, type SocketLike } from './send-queue.js';
 import { type MessageReader, MessageWriter } from './streams.js';
+import { intOption } from '../validate.js';
+import { FRAMES_PER_TURN } from './limits.js';
 import {
   type CloseInfo,
   type ConnectionLimits,
@@ -39,8 +40,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly protocol: string;
   /** The negotiated Sec-WebSocket-Extensions value, '' when none. */
   readonly extensions: string;
-  /** Bytes read since open; the heartbeat watches it change instead of stamping time on every read. */
-  readCount = 0;
 
   readonly #socket: SocketLike;
   readonly #parser: FrameParser;
@@ -65,8 +64,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #closeReason = '';
   #closeTimer: unknown = null;
 
+  /** Bytes read since open; the heartbeat watches it change instead of stamping time on every read. */
+  #readCount = 0;
   #readingStarted = false;
+  /** Pauses asked for by the application, a lagging reader or iterator (they nest). */
   #pauses = 0;
+  /** The read path holds bytes it has not parsed yet (budget spent, or the parser halted): the socket waits. */
+  #parked = false;
+  #socketPaused = false;
+  /** 'error' is emitted at most once per connection. */
+  #errorEmitted = false;
 
   /** `onClosed` lets an owner (the server) forget the connection without a listener or promise per connection. */
   constructor(
@@ -196,10 +203,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   };
 
   static #startReading(conn: Connection, head: Buffer): void {
+    if (conn.#state === ReadyState.Closed) return;
     if (head.length > 0) conn.#onData(head);
     conn.#readingStarted = true;
-    // An explicitly paused stream stays paused when a 'data' listener is added.
     conn.#socket.on('data', conn.#dataListener);
+    // An explicitly paused socket stays paused when a 'data' listener is added, and one node left paused after the
+    // upgrade may have been paused and resumed by the application already: say what the socket should do now.
+    conn.#socketPaused = conn.#socket.isPaused();
+    conn.#syncFlow();
   }
 
   /** Resolves once the connection is closed, however that happened. */
@@ -219,9 +230,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#state;
   }
 
-  /** Bytes accepted by send() and not yet handed to the kernel. */
+  /** Bytes read since the connection opened. */
+  get readCount(): number {
+    return this.#readCount;
+  }
+
+  /**
+   * Bytes accepted by send() and not yet handed to the kernel, including sends held back behind an open writer():
+   * everything the connection holds for the peer.
+   */
   get bufferedAmount(): number {
-    return this.#socket.writableLength;
+    return this.#out.bufferedAmount;
   }
 
   /** The negotiated permessage-deflate state, null when uncompressed (the hub reads it to share frames). */
@@ -236,16 +255,52 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   // ---- Read path (FrameSink) -------------------------------------------------------------------------------------
 
   #onData(chunk: Buffer): void {
-    this.readCount += chunk.length;
+    this.#readCount += chunk.length;
     if (this.#stats) this.#stats.bytesIn += chunk.length;
-    // Everything the handlers send while this chunk is parsed (pongs, echoes, replies to a window of requests)
-    // leaves in one writev instead of a syscall per frame: the second write of a read corks the socket.
+    this.#parse(chunk);
+  }
+
+  /**
+   * Parses buffered bytes (and `chunk`) within one turn's budget. Everything the handlers send meanwhile (pongs,
+   * echoes, replies to a window of requests) leaves in one writev: the second write of a read corks the socket. When
+   * the budget runs out, or the parser is halted, the socket waits and the rest is parsed on a later turn, so a flood
+   * of tiny frames from one peer cannot hold the event loop.
+   */
+  #parse(chunk: Buffer | null): void {
     this.#out.beginRead();
+    let more: boolean;
     try {
-      this.#parser.push(chunk);
+      more = chunk ? this.#parser.push(chunk, FRAMES_PER_TURN) : this.#parser.drain(FRAMES_PER_TURN);
+      this.#assembler.flushStream();
     } finally {
       this.#out.endRead();
     }
+    if (more) {
+      this.#setParked(true);
+      setImmediate(Connection.#parseLater, this);
+    } else {
+      this.#setParked(this.#parser.halted);
+    }
+  }
+
+  static #parseLater(conn: Connection): void {
+    if (conn.#state !== ReadyState.Closed && !conn.#parser.halted) conn.#parse(null);
+  }
+
+  #setParked(parked: boolean): void {
+    if (this.#parked === parked) return;
+    this.#parked = parked;
+    this.#syncFlow();
+  }
+
+  /** The socket reads exactly when nobody holds it: no pause, nothing parked, reading started. */
+  #syncFlow(): void {
+    if (!this.#readingStarted) return;
+    const pause = this.#pauses > 0 || this.#parked;
+    if (pause === this.#socketPaused) return;
+    this.#socketPaused = pause;
+    if (pause) this.#socket.pause();
+    else this.#socket.resume();
   }
 
   #onControl(opcode: number, payload: Buffer): void {
@@ -331,7 +386,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * inflated whole, so it keeps maxMessageSize.
    */
   nextReader(options: { maxSize?: number } = {}): Promise<MessageReader> {
-    const maxSize = options.maxSize === undefined ? null : positiveInt('maxSize', options.maxSize, 0);
+    const maxSize = options.maxSize === undefined ? null : intOption('maxSize', options.maxSize, 0);
     if (this.#state !== ReadyState.Open)
       return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closing or closed'));
     return new Promise((resolve, reject) => this.#assembler.claimNext(resolve, reject, maxSize));
@@ -358,13 +413,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * connection: it cannot see the pongs it does not read, and a consumer that lags is not a dead peer.
    */
   pause(): void {
-    if (this.#pauses++ === 0) this.#socket.pause();
+    this.#pauses++;
+    this.#syncFlow();
   }
 
   resume(): void {
     if (this.#pauses === 0) return;
-    // Before reading has started, resuming would let bytes flow to no listener; #startReading honours the count.
-    if (--this.#pauses === 0 && this.#readingStarted) this.#socket.resume();
+    this.#pauses--;
+    // Before reading has started nothing happens here: #startReading applies the count.
+    this.#syncFlow();
   }
 
   get isPaused(): boolean {
@@ -409,10 +466,23 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#state = ReadyState.Closing;
     this.#socket.end();
     this.#armCloseTimer();
-    if (this.listenerCount('error') > 0) {
+    if (this.listenerCount('error') > 0 && !this.#errorEmitted) {
       const err = new ProtocolError(code, message);
       if (cause) err.cause = cause;
+      this.#emitError(err);
+    }
+  }
+
+  /**
+   * At most once per connection. A listener that throws (or, being async, rejects) cannot fail the connection a
+   * second time: the connection is already going away, so its error becomes a process warning.
+   */
+  #emitError(err: Error): void {
+    this.#errorEmitted = true;
+    try {
       this.emit('error', err);
+    } catch (listenerError) {
+      process.emitWarning(asError(listenerError));
     }
   }
 
@@ -427,15 +497,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   #onEnd(): void {
-    // The peer half-closed TCP: nothing more will arrive, so finish our side too.
+    // The peer half-closed TCP: nothing more will arrive, so finish our side too. Bytes we still hold may never be
+    // read by a peer that has gone, so the close timer bounds the wait for them.
     if (this.#state === ReadyState.Open) this.#state = ReadyState.Closing;
     this.#socket.end();
+    this.#armCloseTimer();
   }
 
   #onSocketError(err: Error): void {
     // Nothing more can be sent: say so at once rather than accepting sends until 'close' arrives.
     if (this.#state === ReadyState.Open) this.#state = ReadyState.Closing;
-    if (this.listenerCount('error') > 0 && !this.#receivedClose) this.emit('error', err);
+    if (this.listenerCount('error') > 0 && !this.#receivedClose && !this.#errorEmitted) this.#emitError(err);
     this.#socket.destroy();
   }
 
@@ -487,11 +559,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   #handlerFailed(err: unknown): void {
-    const error = err instanceof Error ? err : new Error(String(err));
+    const error = asError(err);
+    // A failing 'error' listener, or any handler once the connection is failing, must not start the failure path
+    // again (that loops: fail → 'error' → reject → fail...). The bug stays visible as a warning.
+    if (this.#errorEmitted || this.#state !== ReadyState.Open) {
+      process.emitWarning(error);
+      return;
+    }
     // Without an 'error' listener the exception would vanish; a warning keeps the bug visible without a crash.
     if (this.listenerCount('error') === 0) process.emitWarning(error);
     this.#fail(CloseCode.InternalError, 'handler error', error);
   }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** Close reasons must fit in 123 bytes (§5.5.1); failure messages are cut before a UTF-8 continuation byte. */

@@ -2,7 +2,7 @@
 // A peer that sends nothing (no pong, no data) for `timeout` after a ping is terminated (its close reports 1006).
 import type { Clock } from '../clock.js';
 import { DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT } from '../protocol/constants.js';
-import { positiveInt } from './limits.js';
+import { checkKeys, intOption, optionsObject } from '../validate.js';
 
 export interface HeartbeatOptions {
   /** Idle time after which a ping is sent. */
@@ -10,6 +10,8 @@ export interface HeartbeatOptions {
   /** Time a pinged peer has to send anything before it is terminated. */
   timeout?: number;
 }
+
+const HEARTBEAT_KEYS = new Set(['interval', 'timeout']);
 
 /** What the sweep needs of a connection. */
 export interface Pingable {
@@ -35,9 +37,11 @@ export class Heartbeat {
   readonly #onKill: () => void;
   #timer: unknown = null;
 
-  constructor(options: HeartbeatOptions, clock: Clock, onKill: () => void = () => {}) {
-    this.interval = positiveInt('heartbeat.interval', options.interval, DEFAULT_HEARTBEAT_INTERVAL);
-    this.timeout = positiveInt('heartbeat.timeout', options.timeout, DEFAULT_HEARTBEAT_TIMEOUT);
+  constructor(options: HeartbeatOptions | undefined, clock: Clock, onKill: () => void = () => {}) {
+    const opts = optionsObject<HeartbeatOptions>('heartbeat', options);
+    checkKeys('heartbeat', opts, HEARTBEAT_KEYS);
+    this.interval = intOption('heartbeat.interval', opts.interval, DEFAULT_HEARTBEAT_INTERVAL);
+    this.timeout = intOption('heartbeat.timeout', opts.timeout, DEFAULT_HEARTBEAT_TIMEOUT);
     this.#clock = clock;
     // Deadlines are honoured to within a quarter of the shorter period.
     this.#tick = Math.max(1, Math.floor(Math.min(this.interval, this.timeout) / 4));

@@ -4,6 +4,7 @@ import { ProtocolError } from '../errors.js';
 import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { CloseCode, EMPTY, Opcode } from '../protocol/constants.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
+import { PayloadBuffer } from './payload-buffer.js';
 import { type IncomingStream, MessageReader, type PausableSource } from './streams.js';
 import type { Message, MessageType } from './types.js';
 
@@ -18,6 +19,9 @@ export interface AssemblerHost {
   setStreamLimit(limit: number | null): void;
 }
 
+/** Pending bytes of a streamed message handed to its reader at once, without waiting for the end of the read. */
+const STREAM_FLUSH = 16 * 1024;
+
 interface PendingReader {
   claim: (reader: MessageReader) => void;
   reject: (err: Error) => void;
@@ -31,8 +35,8 @@ export class MessageAssembler {
   readonly #maxMessageSize: number;
   #type: MessageType = 'binary';
   #compressed = false;
-  #parts: Buffer[] | null = null;
-  #size = 0;
+  /** The message's bytes so far; for a streamed message, bytes not yet handed to the reader (see flushStream). */
+  readonly #payload = new PayloadBuffer();
   #frameLength = 0;
   #validator: Utf8Validator | null = null;
   #validating = false;
@@ -51,7 +55,6 @@ export class MessageAssembler {
     if (opcode === Opcode.Continuation) return;
     this.#type = opcode === Opcode.Text ? 'text' : 'binary';
     this.#compressed = rsv1;
-    this.#size = 0;
     const next = this.#readers?.shift();
     // A whole uncompressed text frame is checked once at its end by the native validator; anything that arrives in
     // pieces is checked incrementally so that invalid UTF-8 fails fast (Autobahn 6.4.x). A streamed message's bytes
@@ -67,7 +70,6 @@ export class MessageAssembler {
   }
 
   onData(chunk: Buffer): void {
-    this.#size += chunk.length;
     if (this.#type === 'text' && !this.#compressed) {
       if (!this.#validating && chunk.length !== this.#frameLength) {
         this.#validating = true;
@@ -78,27 +80,36 @@ export class MessageAssembler {
         return;
       }
     }
-    if (this.#stream && !this.#compressed) this.#stream.pushChunk(chunk);
-    else if (this.#parts) this.#parts.push(chunk);
-    else this.#parts = [chunk];
+    this.#payload.push(chunk);
+    // A streamed message's bytes are handed over at the end of each read (or 16 KiB): tiny fragments reach the
+    // reader coalesced, never as one Buffer each.
+    if (this.#stream && !this.#compressed && this.#payload.size >= STREAM_FLUSH) this.flushStream();
+  }
+
+  /** Hands a streamed message's pending bytes to its reader (the connection calls this at the end of each read). */
+  flushStream(): void {
+    if (this.#stream && !this.#compressed && !this.#payload.empty) this.#stream.pushChunk(this.#payload.take());
   }
 
   onDataFrameEnd(fin: boolean): void {
-    if (!fin) return;
-    // The array is made per message, not kept: an idle connection holds none.
-    const parts = this.#parts;
-    this.#parts = null;
+    if (!fin) {
+      this.#payload.settle();
+      return;
+    }
     let data: Buffer;
     if (this.#compressed) {
       try {
-        data = this.#deflate!.decompress(parts ?? EMPTY, this.#maxMessageSize);
+        data = this.#deflate!.decompress(this.#payload.takeParts(), this.#maxMessageSize);
       } catch (err) {
         const code = err instanceof ProtocolError ? err.closeCode : CloseCode.InvalidPayload;
         this.#host.fail(code, err instanceof Error ? err.message : 'inflate failed');
         return;
       }
+    } else if (this.#stream) {
+      this.flushStream();
+      data = EMPTY;
     } else {
-      data = !parts ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#size);
+      data = this.#payload.take();
     }
     if (this.#type === 'text') {
       const ok = this.#validating ? this.#validator!.end() : isValidUtf8(data);
@@ -110,7 +121,7 @@ export class MessageAssembler {
     const stream = this.#stream;
     if (stream) {
       this.#stream = null;
-      if (this.#compressed) stream.pushChunk(data);
+      if (this.#compressed && data.length > 0) stream.pushChunk(data);
       stream.finish();
       this.#host.onStreamed();
       return;

@@ -21,6 +21,11 @@ import { type TickCorked, uncorkAtEndOfTick } from './write-batch.js';
 
 export type SocketLike = Duplex & { writableLength: number; cork(): void; uncork(): void };
 
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
 /** What the queue needs of its connection. */
 export interface SendQueueHost {
   isOpen(): boolean;
@@ -43,7 +48,9 @@ export class SendQueue implements TickCorked, FragmentSink {
   #writer: MessageWriter | null = null;
   #deferred: Array<() => void> | null = null;
   #deferredBytes = 0;
-  #drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> | null = null;
+  #drainWaiters: Waiter[] | null = null;
+  /** drained() calls made while sends were held back: they wait for those sends to be written first. */
+  #afterWriter: Waiter[] | null = null;
   #closed = false;
 
   constructor(
@@ -62,8 +69,13 @@ export class SendQueue implements TickCorked, FragmentSink {
     this.#host = host;
   }
 
+  /** Every byte the connection holds for the peer: in the socket, and held back behind an open writer. */
+  get bufferedAmount(): number {
+    return this.#socket.writableLength + this.#deferredBytes;
+  }
+
   get belowHighWaterMark(): boolean {
-    return this.#socket.writableLength <= this.#limits.highWaterMark;
+    return this.bufferedAmount <= this.#limits.highWaterMark;
   }
 
   get writerOpen(): boolean {
@@ -139,7 +151,8 @@ export class SendQueue implements TickCorked, FragmentSink {
   writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean | null {
     if (!this.#host.isOpen()) return null;
     this.#writeFrame(opcode, payload, fin, false);
-    return this.belowHighWaterMark;
+    // Sends held back wait for this writer, so they must not hold it back in turn: only the socket counts here.
+    return this.#socket.writableLength <= this.#limits.highWaterMark;
   }
 
   /** Ping, pong and close frames: never held back, never dropped by the policy. */
@@ -177,10 +190,27 @@ export class SendQueue implements TickCorked, FragmentSink {
     this.#deferred = null;
     this.#deferredBytes = 0;
     for (const send of deferred) send();
+    const waiters = this.#afterWriter ?? [];
+    this.#afterWriter = null;
+    for (const w of waiters) this.socketDrained().then(w.resolve, w.reject);
   }
 
-  /** Resolves once every byte queued before the call has reached the kernel; rejects if the connection closes first. */
+  /**
+   * Resolves once every byte queued before the call has reached the kernel — sends held back behind an open writer
+   * included; rejects if the connection closes first.
+   */
   drained(): Promise<void> {
+    if (this.#deferred !== null && !this.#closed) {
+      return new Promise((resolve, reject) => {
+        this.#afterWriter ??= [];
+        this.#afterWriter.push({ resolve, reject });
+      });
+    }
+    return this.socketDrained();
+  }
+
+  /** Like drained(), for the bytes already in the socket only (what an open writer waits for). */
+  socketDrained(): Promise<void> {
     if (this.#closed) return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closed'));
     if (this.#socket.writableLength === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -205,8 +235,8 @@ export class SendQueue implements TickCorked, FragmentSink {
   /** The connection closed: drain waiters are rejected, an open writer ends (quietly: `.pipe()` rethrows errors). */
   close(): void {
     this.#closed = true;
-    for (const w of this.#drainWaiters?.splice(0) ?? [])
-      w.reject(new WebSocketError('ERR_CLOSED', 'connection closed'));
+    const waiting = [...(this.#drainWaiters?.splice(0) ?? []), ...(this.#afterWriter?.splice(0) ?? [])];
+    for (const w of waiting) w.reject(new WebSocketError('ERR_CLOSED', 'connection closed'));
     this.#writer?.destroy();
   }
 

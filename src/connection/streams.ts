@@ -67,7 +67,8 @@ export class MessageReader extends Readable implements IncomingStream {
 export interface FragmentSink {
   /** True: go on; false: wait for drained(); null: the connection is not open any more. */
   writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean | null;
-  drained(): Promise<void>;
+  /** Resolves when the bytes in the socket have reached the kernel (not waiting for sends held behind the writer). */
+  socketDrained(): Promise<void>;
 }
 
 /** One outgoing message as a Writable: each write becomes a fragment, end() sends the final one. */
@@ -123,7 +124,7 @@ export class MessageWriter extends Writable {
     } else if (below) {
       cb();
     } else {
-      this.#sink.drained().then(
+      this.#sink.socketDrained().then(
         () => cb(),
         () => {
           cb();

@@ -2,6 +2,7 @@
 // (the four extension parameters). Pure functions over header strings; the runtime lives in permessage-deflate.ts.
 import { HandshakeError } from '../errors.js';
 import { type ExtensionParam, formatExtension, parseExtensions } from '../handshake/extension-header.js';
+import { checkKeys, intOption } from '../validate.js';
 
 export const EXTENSION_NAME = 'permessage-deflate';
 
@@ -56,14 +57,8 @@ export const DEFAULT_COMPRESSION_THRESHOLD = 32;
 
 const CONFIG_KEYS = new Set(['mode', 'serverMaxWindowBits', 'clientMaxWindowBits', 'level', 'memLevel', 'threshold']);
 
-function intOption(cfg: CompressionConfig, key: keyof CompressionConfig, min: number, max: number, dflt: number) {
-  const v = cfg[key];
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number') throw new TypeError(`compression.${key} must be a number, got ${typeof v}`);
-  if (!Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`compression.${key} must be an integer in ${min}..${max}, got ${v}`);
-  }
-  return v;
+function intParam(cfg: CompressionConfig, key: keyof CompressionConfig, min: number, max: number, dflt: number) {
+  return intOption(`compression.${key}`, cfg[key], dflt, min, max);
 }
 
 /** Validates a compression option at once (TypeError/RangeError) and fills defaults; `false`/undefined → null. */
@@ -73,20 +68,18 @@ export function resolveCompression(opt: CompressionOption | undefined): Resolved
   if (typeof opt !== 'object' || opt === null) {
     throw new TypeError(`compression must be false, 'shared', 'dedicated' or an object, got ${JSON.stringify(opt)}`);
   }
-  for (const key of Object.keys(opt)) {
-    if (!CONFIG_KEYS.has(key)) throw new TypeError(`Unknown compression option "${key}"`);
-  }
+  checkKeys('compression', opt, CONFIG_KEYS);
   const mode = opt.mode ?? DEFAULT_COMPRESSION_MODE;
   if (mode !== 'shared' && mode !== 'dedicated') {
     throw new TypeError(`compression.mode must be 'shared' or 'dedicated', got ${JSON.stringify(mode)}`);
   }
   return {
     mode,
-    serverMaxWindowBits: intOption(opt, 'serverMaxWindowBits', MIN_WINDOW_BITS, 15, DEFAULT_MAX_WINDOW_BITS),
-    clientMaxWindowBits: intOption(opt, 'clientMaxWindowBits', MIN_WINDOW_BITS, 15, DEFAULT_MAX_WINDOW_BITS),
-    level: intOption(opt, 'level', 0, 9, DEFAULT_COMPRESSION_LEVEL),
-    memLevel: intOption(opt, 'memLevel', 1, 9, DEFAULT_MEM_LEVEL),
-    threshold: intOption(opt, 'threshold', 0, Number.MAX_SAFE_INTEGER, DEFAULT_COMPRESSION_THRESHOLD),
+    serverMaxWindowBits: intParam(opt, 'serverMaxWindowBits', MIN_WINDOW_BITS, 15, DEFAULT_MAX_WINDOW_BITS),
+    clientMaxWindowBits: intParam(opt, 'clientMaxWindowBits', MIN_WINDOW_BITS, 15, DEFAULT_MAX_WINDOW_BITS),
+    level: intParam(opt, 'level', 0, 9, DEFAULT_COMPRESSION_LEVEL),
+    memLevel: intParam(opt, 'memLevel', 1, 9, DEFAULT_MEM_LEVEL),
+    threshold: intParam(opt, 'threshold', 0, Number.MAX_SAFE_INTEGER, DEFAULT_COMPRESSION_THRESHOLD),
   };
 }
 

@@ -35,6 +35,9 @@ export function checkUpgradeRequest(req: UpgradeRequest): HandshakeVerdict {
   if (major < 1 || (major === 1 && minor < 1))
     return { ok: false, status: 400, message: 'HTTP/1.1 or later is required' };
   const h = req.headers;
+  // §4.1 item 4 / §4.2.1 item 2: the request MUST carry Host (the same-origin policy compares against it, too).
+  if (typeof h.host !== 'string' || h.host.trim() === '')
+    return { ok: false, status: 400, message: 'missing Host header' };
   if (!listHasToken(h.upgrade, 'websocket')) return { ok: false, status: 400, message: 'missing "Upgrade: websocket"' };
   if (!listHasToken(h.connection, 'upgrade'))
     return { ok: false, status: 400, message: 'missing "Connection: Upgrade"' };

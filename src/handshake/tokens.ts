@@ -28,6 +28,7 @@ export function listHasToken(value: string | string[] | undefined, token: string
 
 /** Subprotocol names must be tokens and unique (RFC 6455 §4.1 item 10). */
 export function validateProtocols(protocols: readonly string[]): void {
+  if (!Array.isArray(protocols)) throw new TypeError('protocols must be an array of subprotocol names');
   const seen = new Set<string>();
   for (const p of protocols) {
     if (!isToken(p)) throw new TypeError(`invalid subprotocol name ${JSON.stringify(p)}`);

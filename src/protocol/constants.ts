@@ -41,8 +41,11 @@ export const MAX_CLOSE_REASON = 123;
 export const EMPTY: Buffer = Buffer.alloc(0);
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
-/** Autobahn 9.3.1 sends a 4 MiB message in 64-byte fragments (65,536 of them); allow that with room. */
-export const DEFAULT_MAX_FRAGMENTS = 1 << 17;
+/**
+ * Autobahn 9.3.1 sends a 4 MiB message in 64-byte fragments: 65,536 of them, the most any known peer needs. A message's
+ * memory does not grow with its fragment count (payload-buffer.ts); this bounds the parsing work one message can cost.
+ */
+export const DEFAULT_MAX_FRAGMENTS = 1 << 16;
 export const DEFAULT_CLOSE_TIMEOUT = 5_000;
 export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;

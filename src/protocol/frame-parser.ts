@@ -1,5 +1,7 @@
 // Incremental, sans-IO frame parser (RFC 6455 §5.2–§5.5): bytes in through push(), events out to a FrameSink.
 // It enforces every frame-level rule; message-level rules (UTF-8, close payloads, inflation) belong to the caller.
+// Work per call is bounded by a frame budget, and the sink may halt it between frames: the caller decides when the
+// bytes still buffered are parsed, so one peer's burst cannot hold the event loop.
 import { CloseCode, EMPTY, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { applyMask } from './mask.js';
 
@@ -39,6 +41,9 @@ export class FrameParser {
   #head = 0; // read offset into #chunks[0]
   #buffered = 0;
   #failed = false;
+  #halted = false;
+  /** Frame headers the current call may still parse. */
+  #budget = 0;
 
   // Current frame
   #inPayload = false;
@@ -78,6 +83,19 @@ export class FrameParser {
     return this.#failed;
   }
 
+  /** True while the sink has halted parsing (see halt()). */
+  get halted(): boolean {
+    return this.#halted;
+  }
+
+  /**
+   * Stops parsing after the current event, keeping every byte not yet parsed; push() then only buffers. For a sink
+   * that needs time before the next frame (a message inflated in slices). `drain()` goes on.
+   */
+  halt(): void {
+    this.#halted = true;
+  }
+
   /** Stops all further parsing: bytes that arrive after a close or a failure are ignored (§5.5.1, §7.1.7). */
   stop(): void {
     this.#failed = true;
@@ -85,15 +103,36 @@ export class FrameParser {
     this.#buffered = 0;
   }
 
-  push(chunk: Buffer): void {
-    if (this.#failed || chunk.length === 0) return;
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
-    while (!this.#failed && (this.#inPayload ? this.#readPayload() : this.#readHeader()));
+  /**
+   * Buffers `chunk` and parses until the bytes run out, the sink halts, or `maxFrames` frame headers were parsed.
+   * Returns true when the budget ran out with bytes left: call drain() later to go on. (A halted parser returns false;
+   * whoever halted it calls drain().)
+   */
+  push(chunk: Buffer, maxFrames = Number.POSITIVE_INFINITY): boolean {
+    if (this.#failed) return false;
+    if (chunk.length > 0) {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+    }
+    if (this.#halted) return false;
+    return this.#run(maxFrames);
+  }
+
+  /** Resumes a halted parser, or one that ran out of budget, over the bytes it still holds; returns as push() does. */
+  drain(maxFrames = Number.POSITIVE_INFINITY): boolean {
+    this.#halted = false;
+    if (this.#failed) return false;
+    return this.#run(maxFrames);
+  }
+
+  #run(maxFrames: number): boolean {
+    this.#budget = maxFrames;
+    while (!this.#failed && !this.#halted && (this.#inPayload ? this.#readPayload() : this.#readHeader()));
+    return !this.#failed && !this.#halted && this.#budget <= 0 && this.#buffered > 0;
   }
 
   #readHeader(): boolean {
-    if (this.#buffered < 2) return false;
+    if (this.#buffered < 2 || this.#budget <= 0) return false;
     const first = this.#chunks[0]!;
     // Peek the two fixed bytes to learn the full header size before consuming anything.
     const b0 = first.length - this.#head >= 2 ? first[this.#head]! : this.#peekByte(0);
@@ -103,6 +142,7 @@ export class FrameParser {
     const size = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0) + (masked ? 4 : 0);
     if (this.#buffered < size) return false;
     const header = this.#take(size);
+    this.#budget--;
 
     const fin = (b0 & 0x80) !== 0;
     const rsv1 = (b0 & 0x40) !== 0;

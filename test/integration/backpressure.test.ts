@@ -252,3 +252,45 @@ describe('hub fan-out with a stalled subscriber', () => {
     });
   }
 });
+
+describe('sends held back behind an open writer() count toward backpressure', () => {
+  it('send() turns false, bufferedAmount counts them, drained() waits for them, and no healthy peer is evicted', async (t) => {
+    const s = await startClockedServer(t, { heartbeat: false, highWaterMark: 64 * KiB, maxBufferedBytes: 1 * MiB });
+    const accepted = nextConnection(s.wss);
+    const client = await connect(`ws://127.0.0.1:${s.port}/`);
+    t.after(() => client.terminate());
+    const conn = await accepted;
+    const received: string[] = [];
+    client.on('message', (m) => received.push(m.type === 'text' ? m.data : `binary ${m.data.length}`));
+    const writer = conn.writer('binary');
+    writer.write(Buffer.alloc(1000, 1));
+    let queued = 0;
+    // A well-behaved app: it sends until send() says to wait. The held-back bytes must say so long before the cap.
+    while (conn.send(`m${queued}`.padEnd(1024, '.'))) queued++;
+    queued++; // the send that returned false was queued too
+    assert.ok(queued * 1024 <= 64 * KiB + 1024, `send() kept returning true for ${queued} held-back messages`);
+    assert.ok(conn.bufferedAmount >= queued * 1024, `bufferedAmount ${conn.bufferedAmount} ignores held-back sends`);
+    let drained = false;
+    const waiting = conn.drained().then(() => {
+      drained = true;
+    });
+    await turn();
+    assert.equal(drained, false, 'drained() resolved while sends were still held back');
+    writer.end(Buffer.alloc(1000, 2));
+    await within(waiting, 5_000, 'drained()');
+    await within(
+      (async () => {
+        while (received.length < queued + 1) await turn();
+      })(),
+      5_000,
+      'every message at the client',
+    );
+    assert.equal(received[0], 'binary 2000');
+    assert.deepEqual(
+      received.slice(1).map((m) => m.slice(0, m.indexOf('.'))),
+      Array.from({ length: queued }, (_, i) => `m${i}`),
+    );
+    assert.equal(conn.readyState, ReadyState.Open);
+    assert.equal(s.wss.stats.evicted, 0);
+  });
+});

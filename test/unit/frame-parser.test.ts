@@ -604,3 +604,70 @@ describe('FrameParser: after an error or stop()', () => {
     assert.deepEqual(sink.snapshot(), dataFrameEvents(Opcode.Text, Buffer.from('hi')));
   });
 });
+
+describe('FrameParser: bounded work per call, and halting between frames', () => {
+  const make = parserFor();
+  const many = (n: number): Buffer =>
+    framesFor(
+      true,
+      Array.from({ length: n }, (_, i) => ({ opcode: Opcode.Text, payload: String(i % 10) })),
+    );
+
+  it('push() parses at most maxFrames headers, says so, and drain() goes on where it stopped', () => {
+    const sink = new RecordingSink();
+    const parser = make(sink);
+    const bytes = many(10);
+    assert.equal(parser.push(bytes, 4), true);
+    assert.equal(sink.events.filter((e) => e.type === 'frame').length, 4);
+    assert.equal(parser.drain(4), true);
+    assert.equal(sink.events.filter((e) => e.type === 'frame').length, 8);
+    assert.equal(parser.drain(4), false, 'nothing is left after the last two');
+    const reference = new RecordingSink();
+    make(reference).push(many(10)); // the parser unmasks in place: a fresh copy of the same frames
+    assert.deepEqual(sink.events, reference.events);
+  });
+
+  it('a budget that runs out exactly at the end of the bytes reports nothing left', () => {
+    const parser = make(new RecordingSink());
+    assert.equal(parser.push(many(3), 3), false);
+  });
+
+  it('at every split point and budget, the events are the same as one unbounded push', () => {
+    const length = many(5).length;
+    const reference = new RecordingSink();
+    make(reference).push(many(5));
+    for (let split = 0; split <= length; split++) {
+      for (const budget of [1, 2, 3]) {
+        const bytes = many(5);
+        const sink = new RecordingSink();
+        const parser = make(sink);
+        let more = parser.push(bytes.subarray(0, split), budget);
+        while (more) more = parser.drain(budget);
+        more = parser.push(bytes.subarray(split), budget);
+        while (more) more = parser.drain(budget);
+        assert.deepEqual(sink.events, reference.events, `split ${split}, budget ${budget}`);
+      }
+    }
+  });
+
+  it('halt() from the sink stops after the current event; push() then only buffers; drain() resumes', () => {
+    const events: string[] = [];
+    let parser!: FrameParser;
+    const sink = new (class extends RecordingSink {
+      override onDataFrameEnd(fin: boolean): void {
+        super.onDataFrameEnd(fin);
+        events.push('end');
+        if (events.length === 1) parser.halt();
+      }
+    })();
+    parser = make(sink);
+    const bytes = many(3);
+    assert.equal(parser.push(bytes.subarray(0, 8)), false);
+    assert.equal(parser.halted, true);
+    assert.deepEqual(events, ['end']);
+    assert.equal(parser.push(bytes.subarray(8)), false, 'a halted parser only buffers');
+    assert.deepEqual(events, ['end']);
+    assert.equal(parser.drain(), false);
+    assert.deepEqual(events, ['end', 'end', 'end']);
+  });
+});
