@@ -33,6 +33,8 @@ let open = false;
 /** Whether the last connection ended in a clean server shutdown. */
 let cleanClose = true;
 let unread = 0;
+/** The last welcome could not include the room's history. */
+let historyUnavailable = false;
 
 /**
  * Recovery: `since` is the room offset up to which every message was seen, in the history `epoch`; a re-join sends
@@ -133,7 +135,10 @@ function welcome(event) {
   // Back from away: the reader starts at what they missed (the list stays at the bottom when it all fits).
   const firstNew = before ? before.nextElementSibling : ui.messages.firstElementChild;
   if (rejoin && firstNew) firstNew.scrollIntoView({ block: 'nearest' });
-  if (event.historyUnavailable) {
+  if (rejoin) addSystem(`Back in #${event.room}${event.reset ? ' (the server restarted)' : ''}.`);
+  else addSystem(`You joined #${event.room} as ${event.name}.`);
+  historyUnavailable = event.historyUnavailable === true;
+  if (historyUnavailable) {
     addSystem(
       rejoin
         ? 'The history is unavailable right now: messages from while you were away cannot be shown.'
@@ -141,10 +146,9 @@ function welcome(event) {
       'notice',
     );
   } else if (rejoin && event.reset && !event.gap && !cleanClose) {
+    // It went down without saying goodbye: what it was sending then may not have reached us.
     addSystem('The server restarted: messages sent just before it went down may be missing.', 'notice');
   }
-  if (rejoin) addSystem(`Back in #${event.room}${event.reset ? ' (the server restarted)' : ''}.`);
-  else addSystem(`You joined #${event.room} as ${event.name}.`);
   setMembers(event.members);
   if (!rejoin) ui.text.focus();
 }
@@ -198,6 +202,9 @@ function showRoom() {
   if (!room) {
     ui.emptyTitle.textContent = 'Pick a name and a room';
     ui.emptyText.textContent = 'then press Join. Anyone who joins the same room sees what you write.';
+  } else if (joined && historyUnavailable) {
+    ui.emptyTitle.textContent = 'Nothing to show yet';
+    ui.emptyText.textContent = `What was said in #${room} before cannot be read right now; new messages appear here.`;
   } else if (joined) {
     ui.emptyTitle.textContent = `No messages in #${room} yet`;
     ui.emptyText.textContent = 'Say hello: type below and press Enter.';

@@ -99,7 +99,7 @@ function render() {
   const to = now();
   const gapMs = 2.5 * interval;
   // While there is less data than the window (a server just started), the charts span what there is.
-  const from = Math.max(to - windowMs, Math.min(samples[0]?.t ?? to, to - 20 * interval));
+  const from = Math.max(to - windowMs, Math.min(samples[0]?.t ?? to, to - 10 * interval));
   const last = samples.at(-1);
   const stale = !open || !last || to - last.t > gapMs;
   if (stale) document.body.dataset.stale = '';
