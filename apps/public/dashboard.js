@@ -28,69 +28,65 @@ function merge(list) {
 const now = () => Date.now() + (skew ?? 0);
 const series = (key) => samples.map((s) => [s.t, s[key]]);
 
-/** The chart cards: what each draws, and its value readout. */
+const BLUE = '#2f6fdf';
+const ORANGE = '#e0702a';
+const GREEN = '#1e9e5a';
+const RED = '#d0393e';
+/**
+ * The chart cards (by their data-chart): the unit, the lines (sample key, colour), and the note beside the value,
+ * which shows the lines' values at the instant shown.
+ */
 const CARDS = [
   {
-    canvas: 'connections-chart',
+    name: 'connections',
     unit: UNITS.count,
-    lines: [['connections', '#2f6fdf']],
-    readout(s) {
-      $('connections').textContent = human(s.connections, UNITS.count);
-      return Object.entries(s.byEndpoint)
+    lines: [['connections', BLUE]],
+    note: (s) =>
+      Object.entries(s.byEndpoint)
         .filter(([, n]) => n > 0)
         .map(([name, n]) => `${name} ${n}`)
-        .join(' · ');
-    },
+        .join(' · '),
   },
   {
-    canvas: 'messages-chart',
+    name: 'messages',
     unit: UNITS.perSecond,
     lines: [
-      ['messagesInPerSec', '#2f6fdf'],
-      ['messagesOutPerSec', '#e0702a'],
+      ['messagesInPerSec', BLUE],
+      ['messagesOutPerSec', ORANGE],
     ],
-    readout(s) {
-      $('message-rate').textContent = `${human(s.messagesInPerSec)} / ${human(s.messagesOutPerSec)}`;
-      return 'in / out';
-    },
+    note: () => 'in / out',
   },
   {
-    canvas: 'bytes-chart',
+    name: 'bytes',
     unit: UNITS.bytes,
     lines: [
-      ['bytesInPerSec', '#2f6fdf'],
-      ['bytesOutPerSec', '#e0702a'],
+      ['bytesInPerSec', BLUE],
+      ['bytesOutPerSec', ORANGE],
     ],
-    readout(s) {
-      $('byte-rate').textContent = `${human(s.bytesInPerSec, UNITS.bytes)} / ${human(s.bytesOutPerSec, UNITS.bytes)}`;
-      return 'in / out';
-    },
+    note: () => 'in / out',
   },
   {
-    canvas: 'memory-chart',
+    name: 'memory',
     unit: UNITS.bytes,
     lines: [
       ['rss', '#7a4fd0'],
-      ['heapUsed', '#1e9e5a'],
+      ['heapUsed', GREEN],
     ],
-    readout(s) {
-      $('memory').textContent = `${human(s.rss, UNITS.bytes)} / ${human(s.heapUsed, UNITS.bytes)}`;
-      return 'RSS / heap used';
-    },
+    note: () => 'RSS / heap used',
   },
   {
-    canvas: 'lag-chart',
+    name: 'lag',
     unit: UNITS.ms,
     lines: [
-      ['loopLagMeanMs', '#1e9e5a'],
-      ['loopLagMaxMs', '#d0393e'],
+      ['loopLagMeanMs', GREEN],
+      ['loopLagMaxMs', RED],
     ],
-    readout(s) {
-      $('lag').textContent = `${s.loopLagMeanMs.toFixed(1)} / ${s.loopLagMaxMs.toFixed(1)} ms`;
-      return 'mean / max';
-    },
+    note: () => 'mean / max',
   },
-];
+].map((card) => {
+  const el = document.querySelector(`[data-chart="${card.name}"]`);
+  return { ...card, canvas: el.querySelector('canvas'), value: el.querySelector('.value') };
+});
 /** Each chart's hit-testing, from its last drawing. */
 const layouts = new Map();
 
@@ -113,16 +109,14 @@ function render() {
   const common = { from, to, gapMs, staleAfter: gapMs, hover, markers };
 
   for (const card of CARDS) {
-    const canvas = $(card.canvas);
     const lines = card.lines.map(([key, color]) => ({ points: series(key), color }));
-    layouts.set(canvas, drawChart(canvas, lines, { ...common, unit: card.unit }));
+    layouts.set(card.canvas, drawChart(card.canvas, lines, { ...common, unit: card.unit }));
     if (!shown) continue;
-    const note = card.readout(shown);
-    const small = canvas.closest('.card').querySelector('.value small');
-    const value = small.parentElement;
-    value.classList.toggle('hovered', shown !== last);
+    card.value.querySelector('span').textContent = card.lines.map(([key]) => human(shown[key], card.unit)).join(' / ');
+    card.value.classList.toggle('hovered', shown !== last);
     // The readout says which instant it shows whenever that is not the live one.
-    small.textContent = shown !== last ? `at ${clockTime(shown.t)}` : stale ? `as of ${clockTime(shown.t)}` : note;
+    const at = shown !== last ? `at ${clockTime(shown.t)}` : stale ? `as of ${clockTime(shown.t)}` : null;
+    card.value.querySelector('small').textContent = at ?? card.note(shown);
   }
   renderTicker(common);
 }
@@ -169,7 +163,7 @@ function renderTicker(common) {
     row.change.textContent = `${change >= 0 ? '+' : ''}${change.toFixed(2)}%`;
     row.change.className = change >= 0 ? 'up' : 'down';
     const points = samples.map((s) => [s.t, s.prices[symbol]]);
-    drawChart(row.canvas, [{ points, color: change >= 0 ? '#1e9e5a' : '#d0393e' }], {
+    drawChart(row.canvas, [{ points, color: change >= 0 ? GREEN : RED }], {
       ...common,
       unit: UNITS.price,
       zero: false,

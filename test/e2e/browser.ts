@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { type DemoOptions, type DemoServer, startDemoServer } from '../../apps/demo-server.js';
 import { TEST_DEMO_OPTIONS } from '../helpers/demo.js';
@@ -37,8 +37,13 @@ export interface Browser {
   close(): Promise<void>;
 }
 
+export interface TestBrowser extends Pick<Browser, 'newPage'> {
+  /** A new page of the given size (default 1100×720) at `url`. */
+  open(url: string, viewport?: { width: number; height: number }): Promise<Page>;
+}
+
 /** Launches one browser before the enclosing suite's tests and closes it after them; use it inside tests only. */
-export function useBrowser(): Pick<Browser, 'newPage'> {
+export function useBrowser(): TestBrowser {
   let browser: Browser | undefined;
   before(async () => {
     browser = await launch();
@@ -46,10 +51,17 @@ export function useBrowser(): Pick<Browser, 'newPage'> {
   after(async () => {
     await browser?.close();
   });
+  const newPage = (): Promise<Page> => {
+    if (!browser) throw new Error('the browser is not launched yet (use it inside a test)');
+    return browser.newPage();
+  };
   return {
-    newPage: () => {
-      if (!browser) throw new Error('the browser is not launched yet (use it inside a test)');
-      return browser.newPage();
+    newPage,
+    async open(url, viewport) {
+      const page = await newPage();
+      if (viewport) await page.setViewportSize(viewport);
+      await page.goto(url);
+      return page;
     },
   };
 }
@@ -103,6 +115,13 @@ export function demoOptions(overrides: Partial<DemoOptions> = {}): DemoOptions {
 
 export function startDemo(overrides: Partial<DemoOptions> = {}): Promise<DemoServer> {
   return startDemoServer(demoOptions(overrides));
+}
+
+/** A demo server for one test, closed when the test ends. */
+export async function demoFor(t: TestContext, overrides: Partial<DemoOptions> = {}): Promise<DemoServer> {
+  const demo = await startDemo(overrides);
+  t.after(() => demo.close());
+  return demo;
 }
 
 /** Polls `read` until `ok` holds or the deadline passes; returns the last value read. */

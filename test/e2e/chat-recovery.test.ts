@@ -9,6 +9,7 @@ import type { DemoServer } from '../../apps/demo-server.js';
 import { chatPeer, talk } from '../helpers/chat-peer.js';
 import {
   box,
+  demoFor,
   errorsOf,
   joinChat,
   LARGE,
@@ -101,14 +102,11 @@ describe('chat page offline and back', { skip: skipWithoutChromium }, () => {
   }
 
   test('a dropped network: what was said meanwhile appears, once, no warning; a long drop past the history: the warning', async (t) => {
-    const demo = await startDemo();
-    t.after(() => demo.close());
+    const demo = await demoFor(t);
     const proxy = await tcpProxy(demo.port);
     t.after(() => proxy.close());
     const chatUrl = `${demo.url.replace('http:', 'ws:')}/chat`;
-    const page = await browser.newPage();
-    await page.setViewportSize(PHONE);
-    await page.goto(`${proxy.url}/`);
+    const page = await browser.open(`${proxy.url}/`, PHONE);
     await joinChat(page, 'dora', 'gap');
     const ed = await chatPeer(t, chatUrl);
     await ed.join('gap', 'ed');
@@ -156,15 +154,11 @@ describe('chat page offline and back', { skip: skipWithoutChromium }, () => {
   });
 
   test('errors where the user acted, the unread count in the tab title while hidden, Esc clears the message', async (t) => {
-    const demo = await startDemo();
-    t.after(() => demo.close());
-    const ann = await browser.newPage();
-    await ann.goto(`${demo.url}/`);
+    const demo = await demoFor(t);
+    const ann = await browser.open(`${demo.url}/`);
     await joinChat(ann, 'ann', 'desk');
 
-    const eve = await browser.newPage();
-    await eve.setViewportSize(PHONE);
-    await eve.goto(`${demo.url}/`);
+    const eve = await browser.open(`${demo.url}/`, PHONE);
     await eve.waitForSelector('body[data-state="open"]');
     await eve.fill('#name', 'Ann');
     await eve.fill('#room', 'desk');

@@ -13,7 +13,7 @@ import {
   PHONE,
   screenshot,
   skipWithoutChromium,
-  startDemo,
+  demoFor,
   until,
   useBrowser,
 } from './browser.js';
@@ -69,11 +69,8 @@ describe('page layout on a phone and a large screen', { skip: skipWithoutChromiu
   for (const viewport of [PHONE, LARGE]) {
     const phone = viewport === PHONE;
     test(`chat at ${viewport.width}×${viewport.height}: fits, ${phone ? 'members folded, messages ≥ 60 % wide' : 'members beside the messages'}, whole words`, async (t) => {
-      const demo = await startDemo();
-      t.after(() => demo.close());
-      const page = await browser.newPage();
-      await page.setViewportSize(viewport);
-      await page.goto(`${demo.url}/`);
+      const demo = await demoFor(t);
+      const page = await browser.open(`${demo.url}/`, viewport);
       await page.waitForSelector('body[data-state="open"]');
       assert.match((await page.textContent('#empty')) ?? '', /Pick a name and a room/);
       await screenshot(page, 'chat-start');
@@ -90,8 +87,7 @@ describe('page layout on a phone and a large screen', { skip: skipWithoutChromiu
       await page.press('#text', 'Enter');
       await page.waitForSelector('#messages li .text');
       assert.equal(await page.isVisible('#empty'), false, 'the hint goes once there is a message');
-      const other = await browser.newPage();
-      await other.goto(`${demo.url}/`);
+      const other = await browser.open(`${demo.url}/`);
       await joinChat(other, 'bob with a rather long name', 'quiet');
       await until(
         'two present',
@@ -132,11 +128,8 @@ describe('page layout on a phone and a large screen', { skip: skipWithoutChromiu
     });
 
     test(`dashboard at ${viewport.width}×${viewport.height}: fits, every chart ≥ 70 % of its card, hover reads out a sample`, async (t) => {
-      const demo = await startDemo({ dashboardInterval: 100 });
-      t.after(() => demo.close());
-      const page = await browser.newPage();
-      await page.setViewportSize(viewport);
-      await page.goto(`${demo.url}/dashboard`);
+      const demo = await demoFor(t, { dashboardInterval: 100 });
+      const page = await browser.open(`${demo.url}/dashboard`, viewport);
       await until(
         'a few samples drawn',
         () => page.evaluate(() => Number(document.body.dataset.points ?? 0)),

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { skipWithoutRedis, startRedisServer } from '../helpers/redis-server.js';
 import {
+  demoFor,
   errorsOf,
   joinChat,
   messageTexts,
@@ -74,11 +75,8 @@ describe('chat page recovery across a node restart', { skip }, () => {
 
   test('Redis gone: a join is still welcomed (after the history timeout at most), and the page says the history is unavailable', async (t) => {
     const redis = await startRedisServer(t);
-    const node = await startDemo({ redis: redis.url });
-    t.after(() => node.close());
-    const page = await browser.newPage();
-    await page.setViewportSize(PHONE);
-    await page.goto(`${node.url}/`);
+    const node = await demoFor(t, { redis: redis.url });
+    const page = await browser.open(`${node.url}/`, PHONE);
     await page.waitForSelector('body[data-state="open"]');
     await redis.stop();
     await joinChat(page, 'fay', 'dark');
