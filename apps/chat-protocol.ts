@@ -16,7 +16,8 @@ export const CHAT_LIMITS = {
   rate: { burst: 20, perSecond: 10 },
   /** Requests of one connection waiting for an earlier one (a join reading the history) before more are refused. */
   queued: 20,
-  maxEpochLength: 64,
+  /** Longest `epoch` or `token` a join may carry. */
+  maxIdLength: 64,
 } as const;
 
 /** What a client may send. */
@@ -29,6 +30,8 @@ export type ChatRequest =
       since?: number;
       /** ...and the history epoch it came from (the welcome's `epoch`). */
       epoch?: string;
+      /** The welcome's `token`: the name is this client's again, even if the server still holds its old connection. */
+      token?: string;
     }
   | { type: 'say'; text: string };
 
@@ -59,6 +62,8 @@ export type ChatEvent =
       gap?: boolean;
       /** On a re-join: `since` was from a history since forgotten (a restart); `history` is all of the new one. */
       reset?: true;
+      /** A secret for re-joining under this name from a new connection while the old one is not yet seen gone. */
+      token: string;
       /** The history could not be read (store down or too slow): live messages flow all the same. */
       historyUnavailable?: true;
     }
@@ -108,12 +113,8 @@ export function parseRequest(msg: Message): ChatRequest {
         }
         join.since = obj.since as number;
       }
-      if (obj.epoch !== undefined) {
-        if (typeof obj.epoch !== 'string' || obj.epoch.length > CHAT_LIMITS.maxEpochLength) {
-          throw new ChatError(`"epoch" must be a string of at most ${CHAT_LIMITS.maxEpochLength} characters`, 'join');
-        }
-        join.epoch = obj.epoch;
-      }
+      if (obj.epoch !== undefined) join.epoch = idField(obj, 'epoch');
+      if (obj.token !== undefined) join.token = idField(obj, 'token');
       return join;
     }
     case 'say': {
@@ -133,6 +134,14 @@ function nameField(obj: Record<string, unknown>, key: 'name' | 'room', max: numb
   checkSize(value, key, max, 'join');
   const problem = nameProblem(value);
   if (problem) throw new ChatError(`"${key}" ${problem}`, 'join');
+  return value;
+}
+
+function idField(obj: Record<string, unknown>, key: 'epoch' | 'token'): string {
+  const value = obj[key];
+  if (typeof value !== 'string' || value.length > CHAT_LIMITS.maxIdLength) {
+    throw new ChatError(`"${key}" must be a string of at most ${CHAT_LIMITS.maxIdLength} characters`, 'join');
+  }
   return value;
 }
 

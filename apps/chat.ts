@@ -47,11 +47,13 @@ interface Member {
   room: string;
   name: string;
   conn: Connection;
+  /** Lets a new connection of the same client take the name over (the welcome's `token`). */
+  token: string;
   /** Its arrival was published (a join that never got its welcome leaves without a word). */
   announced: boolean;
 }
 
-type Welcome = Omit<Extract<ChatEvent, { type: 'welcome' }>, 'type' | 'room' | 'name' | 'members'>;
+type Welcome = Omit<Extract<ChatEvent, { type: 'welcome' }>, 'type' | 'room' | 'name' | 'members' | 'token'>;
 type JoinRequest = Extract<ChatRequest, { type: 'join' }>;
 
 /** By default the room history is a memory history of this chat's own. */
@@ -132,7 +134,10 @@ export function createChat(serverOptions: ServerOptions, options: ChatOptions = 
       const key = lookAlikeKey(req.name);
       let table = rooms.get(req.room);
       const holder = table?.get(key);
-      if (holder && holder.conn !== conn) {
+      // The same client back on a new connection while its old one is not yet seen gone (a dropped network is
+      // noticed only by the heartbeat): the old one makes way, and nobody is told anyone left or joined.
+      const takeover = holder !== undefined && holder.conn !== conn && req.token === holder.token;
+      if (holder && holder.conn !== conn && !takeover) {
         const like = holder.name === req.name ? '' : `: it looks too much like "${holder.name}"`;
         return reply({
           type: 'error',
@@ -142,7 +147,12 @@ export function createChat(serverOptions: ServerOptions, options: ChatOptions = 
       }
       if (member && member.room === req.room && member.name === req.name) return; // already there
       if (member) leave(member);
-      const joined: Member = { room: req.room, name: req.name, conn, announced: false };
+      if (takeover) {
+        table!.delete(key);
+        hub.unsubscribe(holder.conn, topic(req.room));
+        holder.conn.close(4000, 'replaced by a newer connection');
+      }
+      const joined: Member = { room: req.room, name: req.name, conn, token: randomUUID(), announced: takeover };
       member = joined;
       if (!table) {
         table = new Map();
@@ -154,14 +164,10 @@ export function createChat(serverOptions: ServerOptions, options: ChatOptions = 
       hub.subscribe(conn, topic(req.room));
       return readHistory(req).then((welcome) => {
         if (member !== joined || conn.readyState !== 1) return;
-        reply({ type: 'welcome', room: joined.room, name: joined.name, members: membersOf(joined.room), ...welcome });
+        const { room, name, token } = joined;
+        reply({ type: 'welcome', room, name, members: membersOf(room), token, ...welcome });
+        publish(room, { type: 'presence', room, members: membersOf(room), ...(!joined.announced && { joined: name }) });
         joined.announced = true;
-        publish(joined.room, {
-          type: 'presence',
-          room: joined.room,
-          members: membersOf(joined.room),
-          joined: joined.name,
-        });
       });
     };
 

@@ -28,7 +28,8 @@ const CLEAN_CLOSE = [1000, 1001, 1012];
 let wanted = null;
 let joined = null;
 let joining = null; // 'user' | 'rejoin' | null
-let rejoinTries = 0;
+/** The welcome's token: on a re-join it gets our name back even while the server still holds our old connection. */
+let token = null;
 let open = false;
 /** Whether the last connection ended in a clean server shutdown. */
 let cleanClose = true;
@@ -86,7 +87,7 @@ const socket = reconnecting('/chat', {
 function sendJoin(kind) {
   joining = kind;
   const recovery = kind === 'rejoin' && since !== null ? { since, ...(epoch !== null && { epoch }) } : {};
-  socket.send({ type: 'join', ...wanted, ...recovery });
+  socket.send({ type: 'join', ...wanted, ...recovery, ...(kind === 'rejoin' && token !== null && { token }) });
 }
 
 function handle(event) {
@@ -118,7 +119,7 @@ function handle(event) {
 function welcome(event) {
   const rejoin = joining === 'rejoin';
   joining = null;
-  rejoinTries = 0;
+  token = event.token;
   setJoined({ room: event.room, name: event.name });
   if (event.reset) {
     // Offsets from the forgotten history mean nothing now; the new one is sent whole.
@@ -158,13 +159,6 @@ function refused(event) {
   const forJoin = event.request === 'join' || (event.request === undefined && joining !== null);
   if (!forJoin) {
     ui.sayError.textContent = event.message;
-    return;
-  }
-  if (joining === 'rejoin' && rejoinTries < 5) {
-    // Typically our own previous connection, not yet noticed gone by the server: try again shortly.
-    rejoinTries++;
-    ui.joinError.textContent = `${event.message} (trying again…)`;
-    setTimeout(() => open && wanted && !joined && sendJoin('rejoin'), 2000);
     return;
   }
   ui.joinError.textContent = event.message;

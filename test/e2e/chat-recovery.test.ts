@@ -13,6 +13,7 @@ import {
   errorsOf,
   joinChat,
   LARGE,
+  members,
   messageTexts,
   PHONE,
   screenshot,
@@ -149,6 +150,23 @@ describe('chat page offline and back', { skip: skipWithoutChromium }, () => {
     );
     assert.equal(texts.filter((m) => m.startsWith('said ')).length, CHAT_LIMITS.historyPerRoom, 'all that is kept');
     await screenshot(page, 'chat-gap');
+    assert.deepEqual(errorsOf(page), []);
+    await page.close();
+  });
+
+  test('regression: a dropped network the server has not noticed yet: the page gets its name back at once', async (t) => {
+    const demo = await demoFor(t);
+    const proxy = await tcpProxy(demo.port);
+    t.after(() => proxy.close());
+    const page = await browser.open(`${proxy.url}/`);
+    await joinChat(page, 'gil', 'ghost');
+    proxy.cut(false); // the server still holds gil's old connection, until its heartbeat gives up on it
+    await page.waitForSelector('body:not([data-state="open"])');
+    proxy.restore();
+    await retryUntilBack(page, 'ghost');
+    assert.equal(await page.textContent('#join-error'), '', 'no "name taken"');
+    assert.deepEqual(await systemLines(page), ['You joined #ghost as gil.', 'Back in #ghost.']);
+    assert.deepEqual(await members(page), ['gil (you)']);
     assert.deepEqual(errorsOf(page), []);
     await page.close();
   });

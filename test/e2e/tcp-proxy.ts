@@ -6,8 +6,11 @@ import type { AddressInfo } from 'node:net';
 export interface TcpProxy {
   /** The page URL through the proxy, e.g. http://127.0.0.1:PORT. */
   url: string;
-  /** Drops every connection through it, and refuses new ones until restore(). */
-  cut(): void;
+  /**
+   * Drops every connection through it, and refuses new ones until restore(). With `serverNotices` false only the
+   * page's side is dropped: the server keeps its end open, as when a network dies without a word.
+   */
+  cut(serverNotices?: boolean): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -32,15 +35,30 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
     client.pipe(upstream).pipe(client);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const dropAll = (): void => {
-    for (const pair of pairs) for (const s of pair) s.destroy();
+  /** Server ends left open by a cut the server was not to notice, closed with the proxy. */
+  const ghosts = new Set<Socket>();
+  const dropAll = (serverNotices = true): void => {
+    for (const [client, upstream] of pairs) {
+      if (serverNotices) {
+        client.destroy();
+        upstream.destroy();
+        continue;
+      }
+      for (const s of [client, upstream])
+        s.removeAllListeners('close')
+          .removeAllListeners('error')
+          .on('error', () => {});
+      upstream.unpipe(client);
+      client.destroy();
+      ghosts.add(upstream);
+    }
     pairs.clear();
   };
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    cut() {
+    cut(serverNotices = true) {
       passing = false;
-      dropAll();
+      dropAll(serverNotices);
     },
     restore() {
       passing = true;
@@ -48,6 +66,7 @@ export async function tcpProxy(targetPort: number): Promise<TcpProxy> {
     close: () =>
       new Promise((resolve) => {
         dropAll();
+        for (const s of ghosts) s.destroy();
         server.close(() => resolve());
       }),
   };

@@ -153,6 +153,29 @@ describe('chat server', () => {
     assert.deepEqual((await other.join('desk', 'anñ')).members, ['ann', 'Bill', 'mary', 'zoë q', '👩‍💻 ❤️ dev', 'anñ']);
   });
 
+  test('regression: back on a new connection while the server still holds the old one: the token takes the name over, quietly', async (t) => {
+    const ann = await chatPeer(t, chatUrl());
+    const { token } = await ann.join('den', 'ann');
+    const bob = await chatPeer(t, chatUrl());
+    await bob.join('den', 'bob');
+    await ann.next((e) => e.type === 'presence' && e.joined === 'bob');
+    const closed = new Promise<number>((resolve) => ann.conn.once('close', (info) => resolve(info.code)));
+
+    const back = await chatPeer(t, chatUrl());
+    for (const wrong of [{}, { token: 'guessed' }]) {
+      back.send({ type: 'join', room: 'den', name: 'ann', ...wrong });
+      assert.match(String((await back.next()).message), /"ann" is taken/, JSON.stringify(wrong));
+    }
+    const welcome = await back.join('den', 'ann', { token });
+    assert.deepEqual(welcome.members, ['bob', 'ann']);
+    assert.notEqual(welcome.token, token, 'a fresh token for the new connection');
+    assert.equal(await closed, 4000, 'the old connection is closed');
+    back.send({ type: 'say', text: 'still me' });
+    await bob.next((e) => e.type === 'message' && e.text === 'still me');
+    const noise = bob.events.filter((e) => e.type === 'presence' && (e.left === 'ann' || e.joined === 'ann'));
+    assert.deepEqual(noise, [], 'nobody is told ann left or joined');
+  });
+
   test('a history store that fails: the join is welcomed with "historyUnavailable", messages still flow', async (t) => {
     const down = (): Promise<never> => Promise.reject(new Error('history down'));
     const url = await chatServer(t, { hub: { history: { append: down, since: down } } });
