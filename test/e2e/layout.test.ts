@@ -148,6 +148,11 @@ describe('page layout on a phone and a large screen', { skip: skipWithoutChromiu
         assert.ok(Math.min(...cards) >= 500, `cards in three columns, not five narrow ones: ${cards}`);
       }
       await screenshot(page, 'dashboard');
+      assert.equal(await page.textContent('#ticker-span'), 'change over 1 min');
+      await page.click('[data-window="300000"]');
+      assert.equal(await page.getAttribute('[data-window="300000"]', 'aria-pressed'), 'true');
+      assert.equal(await page.getAttribute('[data-window="60000"]', 'aria-pressed'), 'false');
+      assert.equal(await page.textContent('#ticker-span'), 'change over 5 min', 'the span shown is the one chosen');
 
       // Hovering a chart reads out that instant in every card.
       const plot = await box(page, '#memory-chart');
