@@ -176,6 +176,12 @@ describe('chat server', () => {
     assert.deepEqual(noise, [], 'nobody is told ann left or joined');
   });
 
+  test('a bad historyTimeout is refused at construction, naming it', () => {
+    for (const historyTimeout of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => createChat({}, { historyTimeout }), { name: 'RangeError', message: /^historyTimeout / });
+    }
+  });
+
   test('a history store that fails: the join is welcomed with "historyUnavailable", messages still flow', async (t) => {
     const down = (): Promise<never> => Promise.reject(new Error('history down'));
     const url = await chatServer(t, { hub: { history: { append: down, since: down } } });
