@@ -58,7 +58,10 @@ export type ChatEvent =
        * it and `since`. Absent when the history outlives the server (Redis).
        */
       epoch?: string;
-      /** On a re-join with `since`: true when messages said after it are no longer kept (really lost). */
+      /**
+       * On a re-join with `since`: true when messages said after it are no longer kept (really lost), or cannot be
+       * known to be (with `historyUnavailable`).
+       */
       gap?: boolean;
       /** On a re-join: `since` was from a history since forgotten (a restart); `history` is all of the new one. */
       reset?: true;

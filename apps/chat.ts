@@ -112,7 +112,9 @@ export function createChat(serverOptions: ServerOptions, options: ChatOptions = 
     const start = reset ? roomStart.get(req.room) : undefined;
     const from = reset ? (start === undefined ? undefined : start - 1) : req.since;
     const read = await settle(hub.recover(topic(req.room), from), historyTimeout, clock);
-    if (!read.ok) return { history: [], historyUnavailable: true, ...epochField };
+    // On a re-join nothing can vouch that what was said meanwhile is still kept: a gap, for all the client knows.
+    if (!read.ok)
+      return { history: [], historyUnavailable: true, ...(req.since !== undefined && { gap: true }), ...epochField };
     const history = read.value.messages.flatMap(toChatEntry).slice(-CHAT_LIMITS.historyPerRoom);
     if (req.since === undefined) return { history, ...epochField };
     if (!reset) return { history, gap: read.value.gap, ...epochField };

@@ -130,7 +130,9 @@ function welcome(event) {
   if (!rejoin) ui.messages.replaceChildren();
   const before = ui.messages.lastElementChild;
   // Where the hole is: right before the oldest message still kept.
-  if (rejoin && event.gap) addSystem('Some messages from while you were away are no longer kept.', 'warning');
+  if (rejoin && event.gap && !event.historyUnavailable) {
+    addSystem('Some messages from while you were away are no longer kept.', 'warning');
+  }
   for (const entry of [...event.history, ...early]) if (fresh(entry.offset)) addMessage(entry);
   early = [];
   // Back from away: the reader starts at what they missed (the list stays at the bottom when it all fits).
