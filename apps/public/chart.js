@@ -139,6 +139,7 @@ export function drawChart(canvas, series, options) {
     const tStep = TIME_STEPS.find((s) => ((right - left) * s) / (to - from) >= labelWidth) ?? TIME_STEPS.at(-1);
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
+    let labelsEnd = Number.NEGATIVE_INFINITY;
     for (let t = Math.ceil(from / tStep) * tStep; t <= to; t += tStep) {
       const px = Math.round(x(t)) + 0.5;
       ctx.strokeStyle = '#eceef3';
@@ -146,10 +147,14 @@ export function drawChart(canvas, series, options) {
       ctx.moveTo(px, top);
       ctx.lineTo(px, bottom + 3);
       ctx.stroke();
-      ctx.fillStyle = '#5f687a';
+      // A label kept inside the plot, unless that would run it into the one before.
       const label = clockTime(t, tStep < 60_000);
       const half = ctx.measureText(label).width / 2;
-      ctx.fillText(label, Math.min(Math.max(px, left + half), right - half), bottom + 5);
+      const cx = Math.min(Math.max(px, left + half), right - half);
+      if (cx - half < labelsEnd + 8) continue;
+      ctx.fillStyle = '#5f687a';
+      ctx.fillText(label, cx, bottom + 5);
+      labelsEnd = cx + half;
     }
   }
 

@@ -100,8 +100,10 @@ function render() {
   const stale = !open || !last || to - last.t > gapMs;
   if (stale) document.body.dataset.stale = '';
   else delete document.body.dataset.stale;
-  // For tests: how many samples are kept, and how many holes the lines have.
+  // For tests: how many samples are kept, over what time, and how many holes the lines have.
   document.body.dataset.points = String(samples.length);
+  document.body.dataset.first = String(samples[0]?.t ?? '');
+  document.body.dataset.last = String(last?.t ?? '');
   document.body.dataset.gaps = String(samples.filter((s, i) => i > 0 && s.t - samples[i - 1].t > gapMs).length);
   const oldest = samples[0]?.t ?? to;
   const markers = [...starts].filter((t) => t > oldest).map((t) => ({ t, label: 'restart' }));

@@ -210,6 +210,14 @@ export async function setHidden(page: Page, hidden: boolean): Promise<void> {
   }, hidden);
 }
 
+/**
+ * Presses "Retry now" from script, so the test does not wait out the backoff; harmless when the page is already
+ * back by itself (the button then does nothing), which a real click on the hidden button could not be.
+ */
+export async function hurryReconnect(page: Page): Promise<void> {
+  await page.evaluate(() => document.querySelector<HTMLButtonElement>('#retry')?.click());
+}
+
 /** The chat page's system lines (joined, back, warnings), in order. */
 export function systemLines(page: Page): Promise<string[]> {
   return page.$$eval('#messages li.system', (lis) => lis.map((li) => li.textContent ?? ''));
