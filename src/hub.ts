@@ -2,14 +2,11 @@
 // for peers without context takeover (RFC 7692 §7.1.1) — then writes the same bytes to every subscriber.
 import { Connection, queuePrepared } from './connection/connection.js';
 import { PreparedMessage } from './connection/prepared-message.js';
-import { type Message, type MessageType, ReadyState } from './connection/types.js';
+import { type Message, ReadyState } from './connection/types.js';
 import type { HistoryStore, Recovery } from './history.js';
+import type { HubMessage } from './hub-message.js';
 
-/** A message as it travels between nodes: bytes, so binary data survives any transport. */
-export interface HubMessage {
-  type: MessageType;
-  data: Buffer;
-}
+export type { HubMessage } from './hub-message.js';
 
 /**
  * Messages of a topic that local subscribers did not get, or may not have got, from other nodes — told through

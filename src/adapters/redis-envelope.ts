@@ -7,7 +7,7 @@
 // bytes. A skip marker has no bytes: it stands for messages of the topic the node dropped (outage buffer overflow),
 // so a receiver learns of them even when nothing else of that topic follows.
 import { isUtf8 } from 'node:buffer';
-import type { HubMessage } from '../hub.js';
+import type { HubMessage } from '../hub-message.js';
 
 const VERSION = 2;
 export const NODE_ID_BYTES = 16;

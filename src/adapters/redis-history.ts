@@ -10,7 +10,7 @@ import { isUtf8 } from 'node:buffer';
 import { RESP_TYPES } from 'redis';
 import type { HistoryEntry, HistoryStore, Recovery } from '../history.js';
 import { DEFAULT_HISTORY_MAX_AGE_MS, DEFAULT_HISTORY_MAX_COUNT, recoveryFrom } from '../history.js';
-import type { HubMessage } from '../hub.js';
+import type { HubMessage } from '../hub-message.js';
 import { CONNECTION_OPTION_KEYS, linkSettings, type RedisConnectionOptions, RedisLink } from './redis-link.js';
 import { intOption } from '../validate.js';
 import { nonEmptyString, redisOptions } from './redis-options.js';
