@@ -1,6 +1,12 @@
 // The client's side of RFC 8441: opens a WebSocket as an extended CONNECT stream of an HTTP/2 session and waits for
 // the server's answer, bounded by the handshake timeout and the caller's AbortSignal.
-import { type ClientHttp2Session, type ClientHttp2Stream, constants, type IncomingHttpHeaders } from 'node:http2';
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  constants,
+  type IncomingHttpHeaders,
+  type IncomingHttpStatusHeader,
+} from 'node:http2';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { Clock } from '../clock.js';
 import { HandshakeError } from '../errors.js';
@@ -22,7 +28,7 @@ export interface StreamDial {
 export interface OpenedStream {
   stream: ClientHttp2Stream;
   /** The response headers (:status is whatever the server sent: the caller checks it). */
-  headers: IncomingHttpHeaders;
+  headers: IncomingHttpHeaders & IncomingHttpStatusHeader;
 }
 
 /** A ClientHttp2Session from http2.connect() (node exports no class to test against). */

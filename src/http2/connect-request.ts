@@ -1,6 +1,6 @@
 // Bootstrapping a WebSocket with HTTP/2's extended CONNECT (RFC 8441 §4–5), both ends: the server's checks of a
 // request and its 200 answer, the client's request headers and its checks of that answer. Pure: no streams.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http2';
+import type { IncomingHttpHeaders, IncomingHttpStatusHeader, OutgoingHttpHeaders } from 'node:http2';
 import { HandshakeError } from '../errors.js';
 import { checkSelectedProtocol } from '../handshake/client-handshake.js';
 import { isToken, splitList } from '../handshake/tokens.js';
@@ -80,7 +80,10 @@ export function connectRequest(url: URL, extra: Readonly<Record<string, string>>
 }
 
 /** Checks a response to our extended CONNECT; returns the selected subprotocol ('' for none) or throws HandshakeError. */
-export function checkConnectResponse(headers: IncomingHttpHeaders, offeredProtocols: readonly string[]): string {
+export function checkConnectResponse(
+  headers: IncomingHttpHeaders & IncomingHttpStatusHeader,
+  offeredProtocols: readonly string[],
+): string {
   const status = Number(headers[':status']);
   if (status !== 200)
     throw new HandshakeError(`server answered ${status} instead of 200 to the extended CONNECT`, status);

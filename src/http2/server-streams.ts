@@ -61,8 +61,9 @@ export function acceptStreams(server: AnyHttp2Server, route: StreamRoute): void 
       taken.add(req.stream);
       route(req.stream, req.headers, req, req.rawHeaders);
     } else if (alone) {
+      // What node answers a CONNECT nobody listens for; an extended CONNECT for another protocol gets RFC 8441 §4's 501.
       const res = second as Http2ServerResponse;
-      res.statusCode = 405;
+      res.statusCode = req.headers[':protocol'] === undefined ? 405 : 501;
       res.end();
     }
   });
