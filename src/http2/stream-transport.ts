@@ -8,8 +8,9 @@ const duplexDestroy = Duplex.prototype.destroy;
 /**
  * §5: an orderly close is END_STREAM both ways (the Connection's end()), and an abort is "RST_STREAM with the CANCEL
  * error code". node's destroy() without an error resets with NO_ERROR instead, which tells the peer "done, stop
- * sending" (RFC 9113 §8.1), not "aborted". Resetting first also means a peer whose flow-control window is shut still
- * hears of it at once: nothing waits for the queued DATA.
+ * sending" (RFC 9113 §8.1), not "aborted". node flushes what the flow-control window lets out before the reset (an
+ * idle stream's END_STREAM with it, as a TCP close sends its FIN); what the window holds back is dropped, so a peer that
+ * stopped reading is reset at once.
  */
 function destroyWithCancel(this: Http2Stream, err?: Error): Http2Stream {
   if (err == null && !this.closed && !this.destroyed) this.close(constants.NGHTTP2_CANCEL);

@@ -165,7 +165,8 @@ export async function extendedConnect(
   stream.on('error', () => {
     // A reset shows in rstCode and 'close'; tests assert on those.
   });
-  const closed = once(stream, 'close').then(() => stream.rstCode);
+  // Not events.once: it would reject on the 'error' that precedes a reset's 'close'.
+  const closed = new Promise<number>((resolve) => stream.once('close', () => resolve(stream.rstCode)));
   const [answer] = (await within(once(stream, 'response'), 5_000, `the answer to CONNECT ${path}`)) as [
     IncomingHttpHeaders,
   ];
@@ -180,16 +181,20 @@ export async function bodyOf(answer: ConnectAnswer): Promise<string> {
   return Buffer.concat(parts).toString();
 }
 
-/** Opens a WebSocket on `path` over `session` and returns a raw peer on its stream; fails unless the answer is 200. */
+/**
+ * Opens a WebSocket on `path` over `session` and returns a raw peer on its stream; fails unless the answer is 200.
+ * `answerEnd` false leaves the server's END_STREAM unanswered (see RawPeer.over).
+ */
 export async function openH2Peer(
   t: TestContext,
   session: ClientHttp2Session,
   path = '/echo',
   headers: Record<string, string | null> = {},
+  answerEnd = true,
 ): Promise<RawPeer & ConnectAnswer> {
   const answer = await extendedConnect(session, path, headers);
   if (answer.status !== 200) throw new Error(`CONNECT ${path} answered ${answer.status}: ${await bodyOf(answer)}`);
-  const peer = RawPeer.over(answer.stream);
+  const peer = RawPeer.over(answer.stream, answerEnd);
   t.after(() => peer.destroy());
   return Object.assign(peer, answer);
 }

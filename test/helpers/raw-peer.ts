@@ -178,13 +178,13 @@ export class RawPeer {
 
   /**
    * A peer on a stream whose WebSocket is already open, such as an HTTP/2 extended CONNECT stream (RFC 8441): frames
-   * from the first byte. The stream's END_STREAM stands for the FIN and is answered with ours; `socket` is the stream
-   * (it has no TCP properties).
+   * from the first byte. The stream's END_STREAM stands for the FIN and is answered with ours unless `answerEnd` is
+   * false (to see a reset that follows it); `socket` is the stream (it has no TCP properties).
    */
-  static over(stream: Duplex): RawPeer {
+  static over(stream: Duplex, answerEnd = true): RawPeer {
     const peer = new RawPeer(stream as Socket);
     peer.#upgraded = true;
-    stream.on('end', () => stream.end());
+    if (answerEnd) stream.on('end', () => stream.end());
     return peer;
   }
 
