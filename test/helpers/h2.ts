@@ -20,9 +20,13 @@ import {
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { RawPeer, within } from './raw-peer.js';
+
+/** Where cleanups go: a test's context, or a suite's own list (see http2-conformance.test.ts). */
+export interface Scope {
+  after(fn: () => unknown): void;
+}
 
 export interface Certificate {
   key: Buffer;
@@ -88,7 +92,7 @@ export interface H2Server<S extends Http2SecureServer | Http2Server = Http2Secur
  * closed (with every session) when the test ends. `setup` attaches what the test needs before it listens.
  */
 export async function startH2Server(
-  t: TestContext,
+  t: Scope,
   setup: (server: Http2SecureServer) => void,
   options: Partial<SecureServerOptions> = {},
 ): Promise<H2Server<Http2SecureServer>> {
@@ -100,12 +104,12 @@ export async function startH2Server(
 }
 
 /** The same in plain text (h2c, prior knowledge): no TLS, no HTTP/1.1. */
-export function startH2cServer(t: TestContext, setup: (server: Http2Server) => void): Promise<H2Server<Http2Server>> {
+export function startH2cServer(t: Scope, setup: (server: Http2Server) => void): Promise<H2Server<Http2Server>> {
   return listen(t, createServer(), setup, 'http');
 }
 
 async function listen<S extends Http2SecureServer | Http2Server>(
-  t: TestContext,
+  t: Scope,
   server: S,
   setup: (server: S) => void,
   scheme: string,
@@ -127,7 +131,7 @@ async function listen<S extends Http2SecureServer | Http2Server>(
 }
 
 /** A client session of our own making (node:http2, certificate not checked), its SETTINGS received; closed after the test. */
-export async function openSession(t: TestContext, origin: string): Promise<ClientHttp2Session> {
+export async function openSession(t: Scope, origin: string): Promise<ClientHttp2Session> {
   const session = h2connect(origin, { rejectUnauthorized: false });
   session.on('error', () => {
     // Tests that kill sessions look at their streams; the session's own error needs a listener only.
@@ -186,7 +190,7 @@ export async function bodyOf(answer: ConnectAnswer): Promise<string> {
  * `answerEnd` false leaves the server's END_STREAM unanswered (see RawPeer.over).
  */
 export async function openH2Peer(
-  t: TestContext,
+  t: Scope,
   session: ClientHttp2Session,
   path = '/echo',
   headers: Record<string, string | null> = {},
