@@ -156,10 +156,10 @@ describe('HTTP/2 flow control is the backpressure', () => {
     peer.stream.pause();
     const total = 40;
     const message = (i: number): Buffer => Buffer.alloc(CHUNK, i);
-    for (let i = 0; i < 8; i++) conn.queue(message(i));
+    for (let i = 0; i < 8; i++) conn.send(message(i));
     await stopReading(peer.stream);
     // What the peer's window and read buffer held has left; the rest waits on WINDOW_UPDATEs that do not come.
-    for (let i = 8; i < total; i++) conn.queue(message(i));
+    for (let i = 8; i < total; i++) conn.send(message(i));
     const drained = conn.drained();
     let isDrained = false;
     drained.then(() => {
