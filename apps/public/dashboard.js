@@ -33,6 +33,10 @@ function render() {
     .filter(([, n]) => n > 0)
     .map(([name, n]) => `${name} ${n}`)
     .join(' · ');
+  if (last.byTransport) {
+    $('by-transport').textContent =
+      `HTTP/2 ${last.byTransport.h2 ?? 0} · HTTP/1.1 ${last.byTransport['http/1.1'] ?? 0}`;
+  }
   $('message-rate').textContent = `${human(last.messagesInPerSec)} / ${human(last.messagesOutPerSec)}`;
   $('byte-rate').textContent = `${human(last.bytesInPerSec, 'B')} / ${human(last.bytesOutPerSec, 'B')}`;
   $('memory').textContent = `${mb(last.rss)} / ${mb(last.heapUsed)}`;

@@ -5,7 +5,7 @@ import { runServe } from './serve.js';
 export const USAGE = `usage:
   switchboard serve [--host 127.0.0.1] [--port 8080] [--max-message-size BYTES]
                     [--compression dedicated|shared|off] [--origin URL]... [--shutdown-timeout MS]
-                    [--redis redis://127.0.0.1:6379]
+                    [--redis redis://127.0.0.1:6379] [--tls-cert FILE --tls-key FILE]
   switchboard connect <ws://host:port/path> [--protocol NAME]... [--header "Name: value"]...
                     [--compression dedicated|shared|off] [--origin URL]
 `;

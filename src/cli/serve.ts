@@ -1,4 +1,6 @@
 // `switchboard serve`: runs the demo server until SIGINT/SIGTERM, then shuts down gracefully (1001 to every peer).
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { startDemoServer } from '../../apps/demo-server.js';
 import { compressionFlag, intFlag, UsageError } from './main.js';
@@ -16,8 +18,11 @@ export async function runServe(argv: string[]): Promise<number> {
       origin: { type: 'string', multiple: true },
       'shutdown-timeout': { type: 'string' },
       redis: { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
     },
   });
+  const tls = tlsFlags(values['tls-cert'], values['tls-key']);
   const redis = values.redis === undefined ? undefined : await redisFlag(values.redis);
   const demo = await startDemoServer({
     host: values.host ?? '127.0.0.1',
@@ -27,6 +32,7 @@ export async function runServe(argv: string[]): Promise<number> {
     origins: originFlags(values.origin ?? []),
     shutdownTimeout: intFlag('shutdown-timeout', values['shutdown-timeout'], 5000, 1),
     ...(redis !== undefined && { redis }),
+    ...(tls && { tls }),
   });
   process.stdout.write(`switchboard listening on ${demo.url}${redis ? ` (cluster node via ${redis})` : ''}\n`);
   return new Promise((resolve) => {
@@ -59,6 +65,26 @@ async function redisFlag(value: string): Promise<string> {
     throw new UsageError(`--redis: ${(err as Error).message}`);
   }
   return value;
+}
+
+/** `--tls-cert FILE --tls-key FILE` (PEM), both or neither: read here so a wrong path exits 2 before anything listens. */
+function tlsFlags(certFile: string | undefined, keyFile: string | undefined): { cert: Buffer; key: Buffer } | null {
+  if (certFile === undefined && keyFile === undefined) return null;
+  if (certFile === undefined || keyFile === undefined) throw new UsageError('--tls-cert and --tls-key go together');
+  const read = (flag: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new UsageError(`--${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  const pair = { cert: read('tls-cert', certFile), key: read('tls-key', keyFile) };
+  try {
+    createSecureContext(pair);
+  } catch (err) {
+    throw new UsageError(`--tls-cert/--tls-key: not a usable PEM certificate and key (${(err as Error).message})`);
+  }
+  return pair;
 }
 
 /** Each --origin is '*' or a full origin such as https://app.example.com (scheme included). */
