@@ -1,7 +1,6 @@
 // HTTP/2 for the RFC 8441 tests: a throwaway certificate made with openssl, node:http2 servers (h2 over TLS with
 // allowHTTP1, or h2c) closed when the test ends, and a hand-written extended CONNECT client on node:http2 that does
 // not use src/http2, so it can check it.
-import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import {
@@ -20,7 +19,7 @@ import {
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { writeCertificate } from './certificate.js';
 import { RawPeer, within } from './raw-peer.js';
 
 /** Where cleanups go: a test's context, or a suite's own list (see http2-conformance.test.ts). */
@@ -50,32 +49,6 @@ export function certificate(): Promise<Certificate> {
     }
   })();
   return made;
-}
-
-/** Writes key.pem and cert.pem into `dir` with openssl; the caller removes them. */
-export async function writeCertificate(dir: string): Promise<{ keyFile: string; certFile: string }> {
-  const keyFile = join(dir, 'key.pem');
-  const certFile = join(dir, 'cert.pem');
-  await promisify(execFile)('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    keyFile,
-    '-out',
-    certFile,
-    '-days',
-    '2',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=DNS:localhost,IP:127.0.0.1',
-  ]);
-  return { keyFile, certFile };
 }
 
 export interface H2Server<S extends Http2SecureServer | Http2Server = Http2SecureServer | Http2Server> {

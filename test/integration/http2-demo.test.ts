@@ -12,7 +12,8 @@ import { describe, it, type TestContext } from 'node:test';
 import { constants as zlib, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { WebSocket } from 'ws';
 import type { DemoServer } from '../../apps/demo-server.js';
-import { certificate, openH2Peer, openSession, writeCertificate } from '../helpers/h2.js';
+import { writeCertificate } from '../helpers/certificate.js';
+import { certificate, openH2Peer, openSession } from '../helpers/h2.js';
 import { startTestDemo } from '../helpers/demo.js';
 import { closeNormally, Op, waitUntil, within } from '../helpers/raw-peer.js';
 
