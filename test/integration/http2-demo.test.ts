@@ -89,6 +89,27 @@ describe('the demo over HTTPS: HTTP/2 and HTTP/1.1 on one port', () => {
     await waitUntil(() => demo.transports().h2 === 0, 'the h2 count to drop');
   });
 
+  it('/broadcast through the hub reaches HTTP/2 streams and HTTP/1.1 connections alike, in order', async (t) => {
+    const demo = await tlsDemo(t);
+    const session = await openSession(t, demo.url);
+    const peers = await Promise.all([1, 2, 3].map(() => openH2Peer(t, session, '/broadcast')));
+    const ws = new WebSocket(`${demo.url.replace('https', 'wss')}/broadcast`, { rejectUnauthorized: false });
+    t.after(() => ws.terminate());
+    const got: string[] = [];
+    ws.on('message', (data) => got.push(String(data)));
+    await within(once(ws, 'open'), 5_000, 'the HTTP/1.1 subscriber');
+    await waitUntil(() => demo.connections() === 4, 'four subscribers');
+    // One session carries the three streams, so their messages reach the hub in the order sent.
+    const news = Array.from({ length: 10 }, (_, i) => `news ${i}`);
+    for (const [i, m] of news.entries()) await peers[i % 3]!.sendText(m);
+    for (const p of peers) for (const m of news) await p.expectEcho(m);
+    ws.send('news from http/1.1');
+    for (const p of peers) await p.expectEcho('news from http/1.1');
+    const all = [...news, 'news from http/1.1'];
+    await waitUntil(() => got.length === all.length, 'the HTTP/1.1 subscriber to have them all');
+    assert.deepEqual(got, all);
+  });
+
   it('the pages come over HTTP/2 too; a GET on /echo gets 405 with Allow: CONNECT', async (t) => {
     const demo = await tlsDemo(t);
     const session = await openSession(t, demo.url);
