@@ -72,9 +72,9 @@ export function openStream(dial: StreamDial): Promise<OpenedStream | null> {
     );
     dial.signal?.addEventListener('abort', onAbort, { once: true });
 
-    lease.ready.then((supported) => {
+    lease.session.then((session) => {
       if (settled) return;
-      if (!supported) {
+      if (!session) {
         finish();
         lease.release();
         resolve(null);
@@ -82,7 +82,7 @@ export function openStream(dial: StreamDial): Promise<OpenedStream | null> {
       }
       let s: ClientHttp2Stream;
       try {
-        s = lease.session.request(connectRequest(url, dial.headers), { endStream: false });
+        s = session.request(connectRequest(url, dial.headers), { endStream: false });
       } catch (err) {
         // node refuses connection-specific fields (Keep-Alive, Transfer-Encoding...) in HTTP/2 requests.
         failed(err as Error);

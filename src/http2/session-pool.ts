@@ -5,12 +5,12 @@ import { type ClientHttp2Session, connect as http2Connect } from 'node:http2';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 
 export interface Lease {
-  readonly session: ClientHttp2Session;
   /**
-   * true once the server's SETTINGS allow extended CONNECT; false when it answered but does not speak RFC 8441 (or
-   * HTTP/2 at all), so the WebSocket should use HTTP/1.1; rejects when the server could not be reached.
+   * A session with room for one more stream, once the server's SETTINGS allow extended CONNECT; null when it answered
+   * but does not speak RFC 8441 (or HTTP/2 at all), so the WebSocket should use HTTP/1.1. Rejects when the server
+   * could not be reached.
    */
-  readonly ready: Promise<boolean>;
+  readonly session: Promise<ClientHttp2Session | null>;
   /** The stream this lease was for has closed, or never opened. Idempotent. */
   release(): void;
 }
@@ -21,7 +21,10 @@ interface Pooled {
   readonly tls: TlsOptions | undefined;
   readonly ready: Promise<boolean>;
   settled: boolean;
+  /** Leases held, admitted or still waiting for the SETTINGS. */
   users: number;
+  /** Leases given a stream slot. */
+  admitted: number;
 }
 
 const pool = new Map<string, Pooled[]>();
@@ -29,7 +32,10 @@ const pool = new Map<string, Pooled[]>();
 /** RFC 9113 §6.5.2 advises servers to allow at least 100 concurrent streams: the bound until SETTINGS say. */
 const ASSUMED_MAX_STREAMS = 100;
 
-/** A share of a pooled session to `origin` (an https: or http: URL origin), opening one when none has room. */
+/**
+ * A share of a pooled session to `origin` (an https: or http: URL origin), opening one when none has room. Leases
+ * taken before a new session's SETTINGS arrive may find it allows fewer streams than assumed: the late ones move on.
+ */
 export function leaseSession(origin: string, tls: TlsOptions | undefined): Lease {
   let list = pool.get(origin);
   if (!list) {
@@ -42,22 +48,39 @@ export function leaseSession(origin: string, tls: TlsOptions | undefined): Lease
     list.push(entry);
   }
   entry.users++;
-  const leased = entry;
+  const held = entry;
+  let admitted = false;
   let released = false;
+  let moved: Lease | null = null;
+  const leave = (): void => {
+    if (admitted) held.admitted--;
+    if (--held.users === 0) retire(held);
+  };
   return {
-    session: leased.session,
-    ready: leased.ready,
+    session: held.ready.then((ok) => {
+      if (released) return null;
+      if (!ok) return null;
+      if (held.admitted < capacity(held)) {
+        admitted = true;
+        held.admitted++;
+        return held.session;
+      }
+      leave();
+      moved = leaseSession(origin, tls);
+      return moved.session;
+    }),
     release: () => {
       if (released) return;
       released = true;
-      if (--leased.users === 0) retire(leased);
+      if (moved) moved.release();
+      else leave();
     },
   };
 }
 
 /** The caller's own session (`http2: session`): used as it is, never closed here. */
 export function ownSession(session: ClientHttp2Session): Lease {
-  return { session, ready: supportsConnect(session), release: () => {} };
+  return { session: supportsConnect(session).then((ok) => (ok ? session : null)), release: () => {} };
 }
 
 function capacity(e: Pooled): number {
@@ -76,6 +99,7 @@ function open(origin: string, tls: TlsOptions | undefined): Pooled {
     tls,
     settled: false,
     users: 0,
+    admitted: 0,
     ready: new Promise<boolean>((resolve, reject) => {
       settle = resolve;
       fail = reject;

@@ -81,6 +81,21 @@ describe('connect({ http2 }) opens WebSockets as HTTP/2 streams', () => {
     assert.equal(h2.sessions.length, 2);
   });
 
+  it('a server that allows 2 streams per session gets more sessions, also when the connects race its SETTINGS', async (t) => {
+    const wss = new WebSocketServer({ heartbeat: false });
+    t.after(() => wss.close());
+    wss.on('connection', (conn) => conn.on('message', (m) => conn.send(m.data)));
+    const h2 = await startH2Server(t, (server) => wss.attach(server), { settings: { maxConcurrentStreams: 2 } });
+    const url = `wss://127.0.0.1:${h2.port}/`;
+    const first = await dial(t, url, { http2: true });
+    await echoes(first, 'one');
+    // Five at once: the first session has room for one more; the other four are taken before a new session's SETTINGS
+    // say 2, and two of them move on to a third.
+    const more = await Promise.all(Array.from({ length: 5 }, () => dial(t, url, { http2: true })));
+    await Promise.all(more.map((c, i) => echoes(c, `more ${i}`)));
+    assert.equal(h2.sessions.length, 3);
+  });
+
   it('compression and subprotocols are negotiated over the stream', async (t) => {
     const { url } = await echoServer(t, { compression: 'dedicated', protocols: ['v2', 'v1'] });
     const conn = await dial(t, url, { http2: true, compression: 'dedicated', protocols: ['v1', 'v2'] });
