@@ -13,6 +13,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeCertificate } from '../test/helpers/certificate.js';
+import type { Http2Figures } from './lib/render.js';
 import { cpuDelta, median, readProcCpu, readProcRss } from './lib/stats.js';
 import { clientFrame, FrameReader, OP_TEXT, upgradeRequest } from './lib/wire.js';
 
@@ -20,17 +21,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export type Carrier = 'h2' | 'http/1.1';
 
-export interface Http2BenchRun {
+export interface Http2BenchRun extends Http2Figures {
   carrier: Carrier;
-  websockets: number;
-  /** TCP+TLS connections the WebSockets used. */
-  connections: number;
-  bytesPerWebSocket: number;
-  serverCpuUsPerOpen: number;
-  serverCpuUsPerMsg: number;
-  msgsPerSec: number;
-  serverCpuPct: number;
-  clientCpuPct: number;
 }
 
 export interface Http2BenchResult {

@@ -69,6 +69,7 @@ export interface BenchResults {
 /** What bench/http2.ts measures per carrier (medians), for the report. */
 export interface Http2Figures {
   websockets: number;
+  /** TCP+TLS connections the WebSockets used. */
   connections: number;
   bytesPerWebSocket: number;
   serverCpuUsPerOpen: number;
