@@ -7,10 +7,12 @@ import type { AddressInfo, Socket } from 'node:net';
 import {
   type CompressionOption,
   Hub,
+  type HeartbeatOptions,
   type HistoryStore,
   type HubAdapter,
   type HubOptions,
   type OriginPolicy,
+  type SlowConsumerPolicy,
   type Stats,
   WebSocketServer,
 } from '../src/index.js';
@@ -27,6 +29,11 @@ export interface DemoOptions {
   /** Extra origins allowed besides the page's own; ['*'] allows any. */
   origins: string[];
   shutdownTimeout: number;
+  /** Every endpoint's heartbeat (the library's default when omitted); false turns it off. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Every endpoint's cap on bytes waiting for one peer, and what happens above it (library defaults when omitted). */
+  maxBufferedBytes?: number;
+  onSlowConsumer?: SlowConsumerPolicy;
   /** How often the dashboard publishes a sample, in ms (default 1000). */
   dashboardInterval?: number;
   /** Where the pages live (default apps/public). */
@@ -56,6 +63,9 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     maxMessageSize: options.maxMessageSize,
     compression: options.compression,
     shutdownTimeout: options.shutdownTimeout,
+    ...(options.heartbeat !== undefined && { heartbeat: options.heartbeat }),
+    ...(options.maxBufferedBytes !== undefined && { maxBufferedBytes: options.maxBufferedBytes }),
+    ...(options.onSlowConsumer !== undefined && { onSlowConsumer: options.onSlowConsumer }),
   };
   const echo = new WebSocketServer(common);
   echo.on('connection', (conn) => {
