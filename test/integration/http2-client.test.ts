@@ -73,7 +73,10 @@ describe('connect({ http2 }) opens WebSockets as HTTP/2 streams', () => {
     const session = h2.sessions[0]!;
     const sessionClosed = once(session, 'close');
     const infos = await Promise.all(conns.map((c) => c.close(1000)));
-    assert.ok(infos.every((i) => i.wasClean && i.code === 1000));
+    assert.ok(
+      infos.every((i) => i.wasClean && i.code === 1000),
+      JSON.stringify(infos.filter((i) => !i.wasClean)),
+    );
     await within(sessionClosed, WAIT, 'the pooled session to close once unused');
     // The next WebSocket to that origin opens a session of its own.
     const next = await dial(t, url, { http2: true });
