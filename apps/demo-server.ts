@@ -16,9 +16,10 @@ import {
   type Stats,
   WebSocketServer,
 } from '../src/index.js';
-import { CHAT_LIMITS, createChat } from './chat.js';
+import { createChat } from './chat.js';
+import { CHAT_LIMITS } from './chat-protocol.js';
 import { createDashboard } from './dashboard.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, loadPromClient, MISSING_PROM_CLIENT, type PromClientLoader } from './metrics.js';
 import { defaultPublicDir, staticFiles } from './static.js';
 
 export interface DemoOptions {
@@ -40,6 +41,10 @@ export interface DemoOptions {
   publicDir?: string;
   /** A Redis URL: this server is then one node of a cluster, its /broadcast and chat rooms shared through Redis. */
   redis?: string;
+  /** Where notices go, one line each (default: stderr); e.g. that /metrics is off without prom-client. */
+  log?: (line: string) => void;
+  /** How /metrics loads prom-client (tests inject one that finds nothing). */
+  promClient?: PromClientLoader;
   /** PEM certificate and key: HTTPS with HTTP/2 (WebSockets as RFC 8441 streams) and HTTP/1.1 on the same port. */
   tls?: { cert: string | Buffer; key: string | Buffer };
 }
@@ -67,6 +72,16 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     ...(options.maxBufferedBytes !== undefined && { maxBufferedBytes: options.maxBufferedBytes }),
     ...(options.onSlowConsumer !== undefined && { onSlowConsumer: options.onSlowConsumer }),
   };
+  // Loaded before anything listens (a failure then leaves nothing open); scraped only once everything is up.
+  const metrics = await createMetrics(
+    {
+      endpoints: () => endpoints(),
+      transports: () => transports,
+      hubs: () => ({ broadcast: hub.stats, chat: chat.hub.stats, dashboard: dashboard.hub.stats }),
+    },
+    options.promClient ?? loadPromClient,
+  );
+  if (!metrics.available) (options.log ?? ((line) => process.stderr.write(`${line}\n`)))(MISSING_PROM_CLIENT);
   const echo = new WebSocketServer(common);
   echo.on('connection', (conn) => {
     conn.on('message', (msg) => conn.send(msg.data));
@@ -85,7 +100,7 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   });
 
   // Chat rooms: shared through Redis too, with their history in Redis Streams so any node can recover a room.
-  const chat = createChat(common, cluster ? { adapter: cluster(), history: cluster.history() } : {});
+  const chat = createChat(common, cluster ? { hub: { adapter: cluster(), history: cluster.history() } } : {});
   const endpoints = (): Record<string, Stats> => ({
     echo: echo.stats,
     broadcast: broadcast.stats,
@@ -106,11 +121,6 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
       conn.once('close', () => transports[carrier]--);
     });
   }
-  const metrics = createMetrics({
-    endpoints,
-    transports: () => transports,
-    hubs: () => ({ broadcast: hub.stats, chat: chat.hub.stats, dashboard: dashboard.hub.stats }),
-  });
   const serveFile = staticFiles(options.publicDir ?? defaultPublicDir(), {
     '/': '/chat.html',
     '/dashboard': '/dashboard.html',
@@ -132,9 +142,11 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
       return;
     }
     if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // 501: this server does not implement the resource until prom-client is installed.
+      const status = metrics.available ? 200 : 501;
       metrics.render().then(
         (text) =>
-          res.writeHead(200, { 'Content-Type': metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
+          res.writeHead(status, { 'Content-Type': metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
         () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics failed\n'),
       );
       return;

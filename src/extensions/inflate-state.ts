@@ -3,9 +3,13 @@
 import { InflateError } from './inflate-errors.js';
 import type { SlidingWindow } from './inflate-window.js';
 
-const EMPTY = new Uint8Array(0);
+/*
+ * Internal buffers are Buffers, like the pushed chunks, so the decode loop sees one kind of array and stays
+ * monomorphic (a Uint8Array among Buffers deoptimized it: measured).
+ */
+const EMPTY = Buffer.alloc(0);
 /** RFC 7692 §7.2.2: the receiver appends the sync-flush tail the sender removed. */
-const SYNC_TAIL = Uint8Array.of(0x00, 0x00, 0xff, 0xff);
+const SYNC_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 /** The most input a dynamic block header can take: 14 + 19·3 bits, then 316 code lengths of at most 7 bits. */
 export const MAX_HEADER_BYTES = 320;
 /**
@@ -15,7 +19,7 @@ export const MAX_HEADER_BYTES = 320;
 const PAD = MAX_HEADER_BYTES + 64;
 /** Input joined across chunk boundaries goes into one shared buffer when it fits (copied out if it must persist). */
 const STITCH_BYTES = 4096;
-let stitchScratch: Uint8Array | null = null;
+let stitchScratch: Buffer | null = null;
 
 export function truncated(): InflateError {
   return new InflateError('Compressed data ends in the middle of a block');
@@ -126,13 +130,13 @@ export class InflateState {
     const total = pad ? size + PAD : size;
     let buf: Uint8Array;
     if (total <= STITCH_BYTES + PAD) {
-      stitchScratch ??= new Uint8Array(STITCH_BYTES + PAD);
+      stitchScratch ??= Buffer.alloc(STITCH_BYTES + PAD);
       buf = stitchScratch;
       if (this.inp === buf) buf.copyWithin(0, this.ip, this.inLen);
       else for (let i = 0; i < have; i++) buf[i] = this.inp[this.ip + i]!;
       if (pad) buf.fill(0, size, total);
     } else {
-      buf = new Uint8Array(total);
+      buf = Buffer.alloc(total);
       if (have > 0) buf.set(this.inp.subarray(this.ip, this.inLen), 0);
     }
     for (let at = have; this.#head < last; this.#head++) {
@@ -184,7 +188,7 @@ export class InflateState {
   /** Before the call returns: input left in the shared stitch buffer moves to a buffer of its own. */
   detach(): void {
     if (this.inp !== stitchScratch) return;
-    this.inp = this.inp.slice(this.ip, this.inEnd);
+    this.inp = Buffer.from(this.inp.subarray(this.ip, this.inEnd));
     this.inLen -= this.ip;
     this.inEnd -= this.ip;
     this.ip = 0;

@@ -67,7 +67,7 @@ const SMALL_COPY = 64;
 /** Fewer tail bits left than this and a header would read its ff bytes: zlib then sees block type 3, as we do. */
 const MIN_TAIL_LEFT = 19;
 /** The header of an empty stored block, completed by the sync tail. */
-const EMPTY_BLOCK_START = Uint8Array.of(0x00);
+const EMPTY_BLOCK_START = Buffer.from([0x00]);
 
 /**
  * A raw DEFLATE decoder for one connection's received messages. One message at a time:

@@ -158,7 +158,7 @@ describe('a stalled Redis', { skip }, () => {
     const clock = new ManualClock();
     const adapter = new RedisAdapter({ url: proxy.url, clock, healthCheckInterval: 0 });
     const history = redisHistory({ url: proxy.url, clock, healthCheckInterval: 0 });
-    const chat = createChat({ heartbeat: false }, { adapter, history });
+    const chat = createChat({ heartbeat: false }, { hub: { adapter, history } });
     t.after(() => chat.close());
     await Promise.all([chat.hub.ready(), history.ready()]);
     const { port } = await chat.server.listen(0, '127.0.0.1');

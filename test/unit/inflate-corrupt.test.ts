@@ -91,6 +91,26 @@ function bothReject(stream: Buffer, fault: RegExp, history?: Buffer): void {
   );
 }
 
+describe('inflate: hand-made valid streams', () => {
+  it('a literal/length code of 270 codes of 11–15 bits decodes through sub-tables (1,304 table entries)', () => {
+    // Kraft-complete: 45 × (2^-11 + 2^-12 + 2^-13 + 2^-14 + 2·2^-15) = 45·2^-10, and 7 shorter codes give the rest.
+    const lens = [...Array.from({ length: 45 }, () => [11, 12, 13, 14, 15, 15]).flat(), 1, 2, 3, 4, 6, 9, 10];
+    const rand = prng(45);
+    for (let i = lens.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [lens[i], lens[j]] = [lens[j]!, lens[i]!];
+    }
+    const w = new BitWriter();
+    const { lit } = dynamicHeader(w, lens, [1]);
+    const order = Array.from({ length: 256 }, (_, i) => (i * 97) % 256);
+    for (const b of order) w.code(lit[b]!, lens[b]!);
+    w.code(lit[256]!, lens[256]!).bits(0, 3);
+    const stream = w.done();
+    assert.deepEqual(zlibInflate(stream), Buffer.from(order));
+    assert.deepEqual(inflateOnce(newInflater(), stream), Buffer.from(order));
+  });
+});
+
 describe('inflate: hand-made invalid streams', () => {
   it('block type 3', () => {
     bothReject(new BitWriter().bits(1, 1).bits(3, 2).done(), /block type 3/);
