@@ -16,6 +16,8 @@ export interface DashboardSample {
   /** Open connections over all endpoints, and per endpoint. */
   connections: number;
   byEndpoint: Record<string, number>;
+  /** Open WebSockets by transport ('h2', 'http/1.1'), when the server says. */
+  byTransport?: Record<string, number>;
   messagesInPerSec: number;
   messagesOutPerSec: number;
   bytesInPerSec: number;
@@ -37,6 +39,8 @@ export type DashboardEvent =
 export interface DashboardOptions {
   /** The counters to show, by endpoint name (e.g. { echo: echoServer.stats, ... }). */
   endpoints: () => Record<string, Stats>;
+  /** Open WebSockets by transport (HTTP/2 streams or HTTP/1.1 connections). */
+  transports?: () => Record<string, number>;
   interval?: number;
   random?: () => number;
 }
@@ -114,6 +118,7 @@ export function createDashboard(serverOptions: ServerOptions, options: Dashboard
       t: Date.now(),
       connections,
       byEndpoint,
+      ...(options.transports && { byTransport: { ...options.transports() } }),
       messagesInPerSec: rate(cur.mi, last.mi),
       messagesOutPerSec: rate(cur.mo, last.mo),
       bytesInPerSec: rate(cur.bi, last.bi),

@@ -1,8 +1,9 @@
 // The demo server behind `switchboard serve`: ws /echo and ws /broadcast (a stable contract for conformance suites and
 // load generators), the chat (GET / + ws /chat), the live dashboard (GET /dashboard + ws /dashboard) and GET /metrics.
-// Built only from the public API, like a user's app.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// Built only from the public API, like a user's app. With `tls`, all of it over HTTPS, HTTP/2 and HTTP/1.1 on one port.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2SecureServer } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
 import {
   type CompressionOption,
   Hub,
@@ -44,13 +45,17 @@ export interface DemoOptions {
   log?: (line: string) => void;
   /** How /metrics loads prom-client (tests inject one that finds nothing). */
   promClient?: PromClientLoader;
+  /** PEM certificate and key: HTTPS with HTTP/2 (WebSockets as RFC 8441 streams) and HTTP/1.1 on the same port. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 export interface DemoServer {
   url: string;
   port: number;
-  http: Server;
+  http: Server | Http2SecureServer;
   connections(): number;
+  /** Open WebSockets by what carries them: HTTP/2 streams ('h2') or HTTP/1.1 connections ('http/1.1'). */
+  transports(): Record<'h2' | 'http/1.1', number>;
   /** Each endpoint's server counters, by endpoint name. */
   stats(): Record<string, Stats>;
   close(): Promise<void>;
@@ -71,6 +76,7 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   const metrics = await createMetrics(
     {
       endpoints: () => endpoints(),
+      transports: () => transports,
       hubs: () => ({ broadcast: hub.stats, chat: chat.hub.stats, dashboard: dashboard.hub.stats }),
     },
     options.promClient ?? loadPromClient,
@@ -103,51 +109,73 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   });
   const dashboard = createDashboard(common, {
     endpoints,
+    transports: () => transports,
     ...(options.dashboardInterval !== undefined && { interval: options.dashboardInterval }),
   });
+  // Counted per carrier, for /metrics and the dashboard: a WebSocket over HTTP/2 arrives with an HTTP/2 request.
+  const transports = { h2: 0, 'http/1.1': 0 };
+  for (const server of [echo, broadcast, chat.server, dashboard.server]) {
+    server.on('connection', (conn, req) => {
+      const carrier = req.httpVersionMajor === 2 ? 'h2' : 'http/1.1';
+      transports[carrier]++;
+      conn.once('close', () => transports[carrier]--);
+    });
+  }
   const serveFile = staticFiles(options.publicDir ?? defaultPublicDir(), {
     '/': '/chat.html',
     '/dashboard': '/dashboard.html',
   });
 
   // A request head must arrive within 10 s, checked every second (node's default check runs every 30 s).
-  const http = createServer(
-    { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 },
-    (req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
-      if (path === '/health') {
-        res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
-        return;
-      }
-      const endpoint =
-        path === '/echo' ? echo : path === '/broadcast' ? broadcast : path === '/chat' ? chat.server : null;
-      if (endpoint) {
-        endpoint.handleRequest(req, res);
-        return;
-      }
-      if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
-        // 501: this server does not implement the resource until prom-client is installed.
-        const status = metrics.available ? 200 : 501;
-        metrics.render().then(
-          (text) =>
-            res
-              .writeHead(status, { 'Content-Type': metrics.contentType })
-              .end(req.method === 'HEAD' ? undefined : text),
-          () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics failed\n'),
-        );
-        return;
-      }
-      serveFile(req, res).then(
-        (served) => {
-          if (!served) res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
-        },
-        () => {
-          if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
-          res.end('error\n');
-        },
+  const limits = { headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1_000 };
+  // Over TLS, HTTP/2 and HTTP/1.1 requests share the handler (node's compatibility API has the same shape).
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') {
+      res.writeHead(200, { 'Content-Type': 'text/plain' }).end('ok\n');
+      return;
+    }
+    const endpoint =
+      path === '/echo' ? echo : path === '/broadcast' ? broadcast : path === '/chat' ? chat.server : null;
+    if (endpoint) {
+      endpoint.handleRequest(req, res);
+      return;
+    }
+    if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // 501: this server does not implement the resource until prom-client is installed.
+      const status = metrics.available ? 200 : 501;
+      metrics.render().then(
+        (text) =>
+          res.writeHead(status, { 'Content-Type': metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
+        () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics failed\n'),
       );
-    },
-  );
+      return;
+    }
+    serveFile(req, res).then(
+      (served) => {
+        if (!served) res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+      },
+      () => {
+        if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain' });
+        res.end('error\n');
+      },
+    );
+  };
+  const http = options.tls
+    ? Object.assign(
+        createSecureServer(
+          { ...options.tls, allowHTTP1: true },
+          handle as unknown as Parameters<typeof createSecureServer>[1],
+        ),
+        limits,
+      )
+    : createServer(limits, handle);
+  // Sessions and HTTP/1.1 sockets of the TLS server, ended at close (it has no closeAllConnections()).
+  const sockets = new Set<Socket>();
+  http.on('secureConnection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   echo.attach(http, { path: '/echo' });
   broadcast.attach(http, { path: '/broadcast' });
   chat.server.attach(http, { path: '/chat' });
@@ -161,16 +189,18 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
   const servers = [echo, broadcast, chat.server, dashboard.server];
   return {
-    url: `http://${hostForUrl}:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
     port,
     http,
     connections: () => servers.reduce((n, s) => n + s.clients.size, 0),
+    transports: () => ({ ...transports }),
     stats: endpoints,
     close: async () => {
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
       await Promise.all([echo.close(), broadcast.close(), chat.close(), dashboard.close()]);
       await hub.close(); // releases its Redis connections, if any
-      http.closeAllConnections();
+      if ('closeAllConnections' in http) http.closeAllConnections();
+      for (const socket of sockets) socket.destroy();
       await httpClosed;
     },
   };

@@ -41,6 +41,8 @@ const HUB_COUNTERS: ReadonlyArray<[HubKey, string, string]> = [
 export interface MetricsSources {
   endpoints: () => Record<string, Stats>;
   hubs: () => Record<string, HubStats>;
+  /** Open WebSockets by what carries them ('h2' streams, 'http/1.1' connections). */
+  transports?: () => Record<string, number>;
 }
 
 export interface Metrics {
@@ -90,6 +92,18 @@ export async function createMetrics(
       for (const [endpoint, s] of Object.entries(sources.endpoints())) this.set({ endpoint }, s.connectionsOpen);
     },
   });
+  const transports = sources.transports;
+  if (transports) {
+    new Gauge({
+      name: 'switchboard_websockets_open',
+      help: 'Open WebSockets by transport: HTTP/2 streams (RFC 8441) or HTTP/1.1 connections',
+      labelNames: ['transport'],
+      registers: [own],
+      collect() {
+        for (const [transport, n] of Object.entries(transports())) this.set({ transport }, n);
+      },
+    });
+  }
   // Counters mirror totals kept elsewhere: on each scrape, reset and add the current value.
   for (const [key, name, help] of SERVER_COUNTERS) {
     new Counter({

@@ -19,6 +19,7 @@ import {
   type WorkloadResult,
 } from './lib/render.js';
 import { median, readProcRss } from './lib/stats.js';
+import { main as http2Bench } from './http2.js';
 import { main as redisBroadcast } from './redis-broadcast.js';
 import { updateReadme } from './report.js';
 
@@ -398,6 +399,12 @@ async function crossNodeRun(quick: boolean, only: string[] | undefined): Promise
   return redisBroadcast(['--clients', quick ? '100' : '200', '--messages', quick ? '500' : '2000']);
 }
 
+/** Runs bench/http2.ts (1,000 WebSockets over 10 HTTP/2 sessions vs over 1,000 HTTP/1.1 connections) when selected. */
+async function http2Run(quick: boolean, only: string[] | undefined): Promise<BenchResults['http2'] | null> {
+  if (only && !only.includes('http2')) return null;
+  return http2Bench(quick ? ['--quick'] : []);
+}
+
 // ---- main --------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -472,6 +479,7 @@ async function main(): Promise<void> {
   }
 
   const crossNode = await crossNodeRun(quick, only);
+  const http2 = await http2Run(quick, only);
   const profiles = values.profile ? await profile(all, join(RESULTS, 'profiles')) : [];
   const finishedAt = new Date();
   conditions.push(
@@ -496,6 +504,7 @@ async function main(): Promise<void> {
     workloads: results,
     profiles,
     ...(crossNode ? { crossNode } : {}),
+    ...(http2 ? { http2 } : {}),
   };
   mkdirSync(RESULTS, { recursive: true });
   const report = renderReport(bench);

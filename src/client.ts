@@ -1,5 +1,7 @@
-// connect(): dials ws:// or wss://, performs the opening handshake (RFC 6455 §4.1) and returns an open Connection.
+// connect(): dials ws:// or wss://, performs the opening handshake (RFC 6455 §4.1, or RFC 8441 on an HTTP/2 session)
+// and returns an open Connection.
 import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
+import { type ClientHttp2Session, constants } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -20,7 +22,10 @@ import {
 import { generateKey } from './handshake/accept-key.js';
 import { checkUpgradeResponse, upgradeHeaders } from './handshake/client-handshake.js';
 import { validateProtocols } from './handshake/tokens.js';
-import { DEFAULT_HANDSHAKE_TIMEOUT } from './protocol/constants.js';
+import { isClientSession, openStream } from './http2/client-stream.js';
+import { checkConnectResponse } from './http2/connect-request.js';
+import { streamTransport } from './http2/stream-transport.js';
+import { DEFAULT_HANDSHAKE_TIMEOUT, EMPTY } from './protocol/constants.js';
 import { Stats } from './stats.js';
 import { checkKeys, describe, intOption, optionsObject } from './validate.js';
 
@@ -37,6 +42,12 @@ export interface ConnectOptions extends Partial<ConnectionLimits> {
   tls?: TlsOptions;
   /** Off by default on the client; `true` or options to ping an idle server and drop it when silent. */
   heartbeat?: HeartbeatOptions | boolean;
+  /**
+   * Opens the WebSocket as a stream of an HTTP/2 session (RFC 8441): `true` shares one session per origin between
+   * WebSockets, or pass your own from http2.connect(). Falls back to HTTP/1.1 when the server does not advertise
+   * SETTINGS_ENABLE_CONNECT_PROTOCOL (or does not speak HTTP/2). Off by default.
+   */
+  http2?: boolean | ClientHttp2Session;
   clock?: Clock;
   stats?: Stats;
 }
@@ -51,6 +62,7 @@ const CONNECT_KEYS = new Set<string>([
   'signal',
   'tls',
   'heartbeat',
+  'http2',
   'clock',
   'stats',
 ]);
@@ -114,14 +126,92 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
     if (RESERVED_HEADERS.has(name.toLowerCase())) throw new TypeError(`header ${name} is set by the handshake itself`);
     if (typeof value !== 'string') throw new TypeError(`header ${name} must be a string, got ${describe(value)}`);
   }
+  const http2 = options.http2 ?? false;
+  if (typeof http2 !== 'boolean' && !isClientSession(http2))
+    throw new TypeError(`http2 must be true, false or a session from http2.connect(), got ${describe(http2)}`);
   if (options.signal?.aborted) return Promise.reject(new HandshakeError('connect aborted', 0, 'ERR_ABORTED'));
 
-  const key = generateKey();
-  const headers = {
+  /** The handshake succeeded: negotiate the extension and open the connection on `transport`. */
+  const open = (transport: Duplex, head: Buffer, protocol: string, extensions: string): Connection => {
+    let deflate: PerMessageDeflate | null = null;
+    if (extensions) {
+      if (!compression)
+        throw new HandshakeError('invalid handshake response: server enabled an extension that was not offered', 101);
+      deflate = new PerMessageDeflate(acceptServerResponse(extensions, compression), 'client', compression);
+    }
+    const conn = new Connection(
+      transport,
+      { limits, role: 'client', protocol, extensions, deflate, clock },
+      head,
+      options.stats ?? new Stats(),
+    );
+    if (heartbeat) {
+      heartbeat.add(conn);
+      conn.closed.then(() => heartbeat.stop());
+    }
+    return conn;
+  };
+  const own = {
     ...options.headers,
     ...(options.origin ? { Origin: options.origin } : {}),
-    ...upgradeHeaders(key, protocols, compression ? clientOffer(compression) : ''),
   };
+  const offer = compression ? clientOffer(compression) : '';
+  const viaHttp1 = (deadline: number): Promise<Connection> =>
+    dialHttp1(
+      { target, own, offer, protocols, tls: options.tls, timeout: deadline, clock, signal: options.signal },
+      open,
+    );
+  if (http2 === false) return viaHttp1(timeout);
+
+  const started = clock.now();
+  const wsHeaders: Record<string, string> = { ...own };
+  if (protocols.length > 0) wsHeaders['sec-websocket-protocol'] = protocols.join(', ');
+  if (offer) wsHeaders['sec-websocket-extensions'] = offer;
+  return openStream({
+    url: target,
+    session: http2 === true ? null : http2,
+    tls: options.tls,
+    headers: wsHeaders,
+    timeout,
+    clock,
+    signal: options.signal,
+  }).then((opened) => {
+    // The server does not speak RFC 8441: the same handshake over HTTP/1.1, within what is left of the timeout.
+    if (!opened) return viaHttp1(Math.max(1, timeout - Math.ceil(clock.now() - started)));
+    try {
+      const protocol = checkConnectResponse(opened.headers, protocols);
+      const extensions = opened.headers['sec-websocket-extensions'] ?? '';
+      return open(streamTransport(opened.stream), EMPTY, protocol, extensions);
+    } catch (err) {
+      opened.stream.close(constants.NGHTTP2_CANCEL);
+      // The checks shared with HTTP/1.1 name the 101 they would have seen; over HTTP/2 it was a 200.
+      if (err instanceof HandshakeError && err.status === 101) throw new HandshakeError(err.message, 200);
+      throw err;
+    }
+  });
+}
+
+interface Http1Dial {
+  target: URL;
+  /** The caller's headers and Origin. */
+  own: Record<string, string>;
+  /** The Sec-WebSocket-Extensions offer, '' for none. */
+  offer: string;
+  protocols: readonly string[];
+  tls: TlsOptions | undefined;
+  timeout: number;
+  clock: Clock;
+  signal: AbortSignal | undefined;
+}
+
+/** RFC 6455 §4.1 over HTTP/1.1: an Upgrade request on a connection of its own. */
+function dialHttp1(
+  dial: Http1Dial,
+  open: (transport: Duplex, head: Buffer, protocol: string, extensions: string) => Connection,
+): Promise<Connection> {
+  const { target, own, offer, protocols, tls, timeout, clock, signal } = dial;
+  const key = generateKey();
+  const headers = { ...own, ...upgradeHeaders(key, protocols, offer) };
   const secure = target.protocol === 'wss:';
   const hostname = target.hostname.replace(/^\[|\]$/g, '');
   const requestOptions = {
@@ -132,7 +222,7 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
     headers,
     agent: false as const,
     // RFC 6066 §3: SNI carries host names only, never an IP literal (node warns, and will ignore it).
-    ...(secure ? { ...options.tls, servername: options.tls?.servername ?? (isIP(hostname) ? '' : hostname) } : {}),
+    ...(secure ? { ...tls, servername: tls?.servername ?? (isIP(hostname) ? '' : hostname) } : {}),
   };
 
   return new Promise((resolve, reject) => {
@@ -152,9 +242,9 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
     );
     const cleanup = (): void => {
       clock.clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
     };
-    options.signal?.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
 
     req = (secure ? httpsRequest : httpRequest)(requestOptions);
     req.on('error', (err) =>
@@ -183,19 +273,10 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
         socket.destroy();
         return;
       }
-      let protocol: string;
-      let deflate: PerMessageDeflate | null = null;
-      const extensions = res.headers['sec-websocket-extensions'] ?? '';
+      let conn: Connection;
       try {
-        protocol = checkUpgradeResponse(res.headers, key, protocols);
-        if (extensions) {
-          if (!compression)
-            throw new HandshakeError(
-              'invalid handshake response: server enabled an extension that was not offered',
-              101,
-            );
-          deflate = new PerMessageDeflate(acceptServerResponse(extensions, compression), 'client', compression);
-        }
+        const protocol = checkUpgradeResponse(res.headers, key, protocols);
+        conn = open(socket, head, protocol, res.headers['sec-websocket-extensions'] ?? '');
       } catch (err) {
         socket.destroy();
         fail(err instanceof HandshakeError ? err : new HandshakeError(String(err), 101));
@@ -204,16 +285,6 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
       settled = true;
       cleanup();
       (socket as Duplex & { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
-      const conn = new Connection(
-        socket,
-        { limits, role: 'client', protocol, extensions, deflate, clock },
-        head,
-        options.stats ?? new Stats(),
-      );
-      if (heartbeat) {
-        heartbeat.add(conn);
-        conn.closed.then(() => heartbeat.stop());
-      }
       resolve(conn);
     });
     req.end();

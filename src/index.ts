@@ -16,7 +16,9 @@ export {
 } from './connection/types.js';
 export { HandshakeError, ProtocolError, WebSocketError, type WebSocketErrorCode } from './errors.js';
 export type { CompressionConfig, CompressionOption } from './extensions/permessage-deflate.js';
+export type { WebSocketRequest } from './handshake/pending-handshake.js';
 export type { OriginPolicy } from './handshake/server-handshake.js';
+export { isWebSocketConnect } from './http2/connect-request.js';
 export { CloseCode, Opcode } from './protocol/constants.js';
 export { type ServerEvents, type ServerOptions, WebSocketServer } from './server.js';
 export { closeChannel, openChannel, protocolErrorChannel, Stats } from './stats.js';

@@ -1,5 +1,5 @@
-// WebSocketServer: accepts upgrades (RFC 6455 §4.2) from node:http/https servers, tracks its connections, and shuts
-// down gracefully with 1001 (§7.4.1 "going away").
+// WebSocketServer: accepts upgrades (RFC 6455 §4.2) from node:http/https servers and extended CONNECT streams
+// (RFC 8441) from node:http2 servers, tracks its connections, and shuts down gracefully with 1001 (§7.4.1 "going away").
 import { EventEmitter } from 'node:events';
 import {
   createServer,
@@ -8,6 +8,7 @@ import {
   type ServerResponse,
   STATUS_CODES,
 } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -30,7 +31,15 @@ import {
   type OriginPolicy,
   selectProtocol,
 } from './handshake/server-handshake.js';
+import type { PendingHandshake, WebSocketRequest } from './handshake/pending-handshake.js';
 import { validateProtocols } from './handshake/tokens.js';
+import {
+  type AnyHttp2Server,
+  acceptStreams,
+  isHttp2Server,
+  refuseStream,
+  streamHandshake,
+} from './http2/server-streams.js';
 import { CloseCode, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT } from './protocol/constants.js';
 import { Stats } from './stats.js';
 import { checkKeys, describe, intOption, optionalFunction, optionsObject } from './validate.js';
@@ -50,14 +59,15 @@ export interface ServerOptions extends Partial<ConnectionLimits> {
   /** How long close() waits for peers to answer 1001 before it terminates them. */
   shutdownTimeout?: number;
   /** Last word on a handshake that passed every check: return false (403) or an HTTP status to refuse it. */
-  authorize?: (req: IncomingMessage) => boolean | number | Promise<boolean | number>;
+  authorize?: (req: WebSocketRequest) => boolean | number | Promise<boolean | number>;
   clock?: Clock;
 }
 
 export interface ServerEvents {
-  connection: [Connection, IncomingMessage];
+  /** `req` is an Http2ServerRequest for a WebSocket over HTTP/2 (`req.httpVersionMajor === 2`). */
+  connection: [Connection, WebSocketRequest];
   /** A refused handshake: the status sent and why. */
-  rejected: [{ status: number; message: string; req: IncomingMessage }];
+  rejected: [{ status: number; message: string; req: WebSocketRequest }];
 }
 
 const REFUSE_LINGER = 2_000;
@@ -98,7 +108,7 @@ interface Route {
   server: WebSocketServer;
   path: string | null;
 }
-const routes = new WeakMap<HttpServer | HttpsServer, Route[]>();
+const routes = new WeakMap<HttpServer | HttpsServer | AnyHttp2Server, Route[]>();
 
 export class WebSocketServer extends EventEmitter<ServerEvents> {
   /** Open connections. */
@@ -115,14 +125,14 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   readonly #maxHeaderSize: number;
   readonly #authorize: ServerOptions['authorize'];
   #closing: Promise<void> | null = null;
-  /** Sockets whose handshake waits on `authorize`: shutdown refuses them rather than waiting. */
-  readonly #authorizing = new Set<Duplex>();
+  /** Handshakes waiting on `authorize`: shutdown refuses them rather than waiting. */
+  readonly #authorizing = new Set<PendingHandshake>();
   readonly #forget = (conn: Connection): void => {
     this.clients.delete(conn);
     this.#heartbeat?.delete(conn);
   };
   #ownServer: HttpServer | null = null;
-  #attached: Array<HttpServer | HttpsServer> = [];
+  #attached: Array<HttpServer | HttpsServer | AnyHttp2Server> = [];
 
   constructor(options: ServerOptions = {}) {
     // A rejected promise from an async 'connection' listener reaches [Symbol.for('nodejs.rejection')].
@@ -162,19 +172,32 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
           });
   }
 
-  /** Serves upgrades on `path` (every path when omitted) of an existing http/https server; others get 404. */
-  attach(server: HttpServer | HttpsServer, options: { path?: string } = {}): this {
+  /**
+   * Serves WebSockets on `path` (every path when omitted) of an existing server; others get 404. On a node:http2
+   * server (h2, or h2c) these are extended CONNECT streams, and HTTP/1.1 upgrades too when it has allowHTTP1.
+   */
+  attach(server: HttpServer | HttpsServer | AnyHttp2Server, options: { path?: string } = {}): this {
     let list = routes.get(server);
     if (!list) {
       const table: Route[] = [];
       routes.set(server, table);
       list = table;
+      const find = (url: string | undefined): [Route | undefined, string] => {
+        const path = (url ?? '/').split('?')[0] ?? '/';
+        return [table.find((r) => r.path === null || r.path === path), path];
+      };
       server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-        const path = (req.url ?? '/').split('?')[0];
-        const route = table.find((r) => r.path === null || r.path === path);
+        const [route, path] = find(req.url);
         if (route) route.server.handleUpgrade(req, socket, head);
         else refuse(socket, 404, `no WebSocket endpoint at ${path}`, {}, this.#clock);
       });
+      if (isHttp2Server(server)) {
+        acceptStreams(server, (stream, headers, req, rawHeaders) => {
+          const [route, path] = find(headers[':path']);
+          if (route) route.server.handleStream(stream, headers, req, rawHeaders);
+          else refuseStream(stream, 404, `no WebSocket endpoint at ${path}`, {}, this.#clock);
+        });
+      }
     }
     list.push({ server: this, path: options.path ?? null });
     this.#attached.push(server);
@@ -211,13 +234,21 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
    * Answers a plain HTTP request that reached a WebSocket endpoint (node only emits 'upgrade' when both Upgrade and
    * Connection ask for it): the same checks as a handshake name what is missing, with `Connection: close`.
    */
-  handleRequest(req: IncomingMessage, res: ServerResponse): void {
-    const verdict = checkUpgradeRequest(req);
+  handleRequest(req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void {
+    this.stats.handshakeFailures++;
+    if (req.httpVersionMajor >= 2) {
+      // HTTP/2 has no Upgrade and no Connection header (RFC 9113 §8.2.2): say which request opens a WebSocket here.
+      (res as Http2ServerResponse)
+        .writeHead(405, { 'content-type': 'text/plain; charset=utf-8', allow: 'CONNECT' })
+        .end('this endpoint only speaks WebSocket: over HTTP/2, an extended CONNECT with :protocol websocket\n');
+      return;
+    }
+    const verdict = checkUpgradeRequest(req as IncomingMessage);
     const status = verdict.ok ? 426 : verdict.status;
     const message = verdict.ok ? 'this endpoint only speaks WebSocket' : verdict.message;
-    this.stats.handshakeFailures++;
-    res.shouldKeepAlive = false;
-    res
+    const http1 = res as ServerResponse;
+    http1.shouldKeepAlive = false;
+    http1
       .writeHead(status, {
         'Content-Type': 'text/plain; charset=utf-8',
         Connection: 'close',
@@ -230,59 +261,92 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     // Errors during the handshake (a peer resetting) must not become uncaught exceptions.
     socket.on('error', destroyOnError);
+    const verdict = checkUpgradeRequest(req);
+    const clock = this.#clock;
+    this.#handshake({
+      req,
+      verdict: verdict.ok
+        ? { ok: true, host: req.headers.host ?? '', offeredProtocols: verdict.offeredProtocols }
+        : verdict,
+      origin: req.headers.origin,
+      extensionOffer: req.headers['sec-websocket-extensions'],
+      get gone() {
+        return socket.destroyed;
+      },
+      refuse: (status, message, headers) => refuse(socket, status, message, headers, clock),
+      accept: (protocol, extensions) => {
+        socket.write(acceptResponse(verdict.ok ? verdict.key : '', protocol, extensions));
+        socket.off('error', destroyOnError);
+        return { transport: socket, head };
+      },
+    });
+  }
+
+  /**
+   * Completes or refuses one extended CONNECT stream of a node:http2 server (RFC 8441 §4–5), answered either way.
+   * For servers that route their own 'stream' events: attach() calls it for the streams it finds.
+   */
+  handleStream(
+    stream: ServerHttp2Stream,
+    headers: IncomingHttpHeaders,
+    req?: Http2ServerRequest,
+    rawHeaders: string[] = [],
+  ): void {
+    this.#handshake(streamHandshake(stream, headers, req, rawHeaders, this.#clock));
+  }
+
+  /** The checks every handshake passes, over HTTP/1.1 or HTTP/2, then the answer and the connection. */
+  #handshake(h: PendingHandshake): void {
     const reject = (status: number, message: string, headers?: Record<string, string>): void => {
       this.stats.handshakeFailures++;
-      refuse(socket, status, message, headers, this.#clock);
-      if (this.listenerCount('rejected') > 0) this.emit('rejected', { status, message, req });
+      h.refuse(status, message, headers);
+      if (this.listenerCount('rejected') > 0) this.emit('rejected', { status, message, req: h.req });
     };
     if (this.#closing) {
       reject(503, 'server is shutting down');
       return;
     }
-    const verdict = checkUpgradeRequest(req);
+    const verdict = h.verdict;
     if (!verdict.ok) {
       reject(verdict.status, verdict.message, verdict.headers);
       return;
     }
     let allowed: boolean;
     try {
-      allowed = isOriginAllowed(this.#origins, req.headers.origin, req.headers.host);
+      allowed = isOriginAllowed(this.#origins, h.origin, verdict.host);
     } catch {
       // A policy function that throws refuses; it must not become an uncaught exception in the upgrade listener.
       allowed = false;
     }
     if (!allowed) {
-      reject(403, `origin ${req.headers.origin} is not allowed`);
+      reject(403, `origin ${h.origin} is not allowed`);
       return;
     }
     const complete = (): void => {
-      this.#authorizing.delete(socket);
-      if (socket.destroyed) return;
+      this.#authorizing.delete(h);
+      if (h.gone) return;
       // An authorization that ended after close() began must not open a connection shutdown will never see.
       if (this.#closing) {
         reject(503, 'server is shutting down');
         return;
       }
       const protocol = selectProtocol(this.#protocols, verdict.offeredProtocols);
-      const negotiated = this.#compression
-        ? negotiateServer(req.headers['sec-websocket-extensions'], this.#compression)
-        : null;
-      socket.write(acceptResponse(verdict.key, protocol, negotiated?.response ?? ''));
-      socket.off('error', destroyOnError);
-      this.#open(socket, head, protocol, negotiated, req);
+      const negotiated = this.#compression ? negotiateServer(h.extensionOffer, this.#compression) : null;
+      const { transport, head } = h.accept(protocol, negotiated?.response ?? '');
+      this.#open(transport, head, protocol, negotiated, h.req);
     };
     const authorize = this.#authorize;
     if (!authorize) {
       complete();
       return;
     }
-    this.#authorizing.add(socket);
+    this.#authorizing.add(h);
     Promise.resolve()
-      .then(() => authorize(req))
+      .then(() => authorize(h.req))
       .then(
         (answer) => {
           if (answer === true) return complete();
-          this.#authorizing.delete(socket);
+          this.#authorizing.delete(h);
           if (answer === false) return reject(403, 'not authorized');
           if (Number.isInteger(answer) && (answer as number) >= 400 && (answer as number) <= 599) {
             return reject(answer as number, 'not authorized');
@@ -294,7 +358,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
           reject(500, 'authorization failed');
         },
         () => {
-          this.#authorizing.delete(socket);
+          this.#authorizing.delete(h);
           reject(500, 'authorization failed');
         },
       );
@@ -305,7 +369,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     head: Buffer,
     protocol: string,
     negotiated: ReturnType<typeof negotiateServer>,
-    req: IncomingMessage,
+    req: WebSocketRequest,
   ): void {
     const tcp = socket as Duplex & { setNoDelay?: (on: boolean) => void; setTimeout?: (ms: number) => void };
     tcp.setNoDelay?.(true);
@@ -354,7 +418,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   async #shutdown(): Promise<void> {
     const own = this.#ownServer;
     const ownClosed = own ? new Promise<void>((resolve) => own.close(() => resolve())) : Promise.resolve();
-    for (const socket of this.#authorizing) refuse(socket, 503, 'server is shutting down', {}, this.#clock);
+    for (const h of this.#authorizing) h.refuse(503, 'server is shutting down');
     this.#authorizing.clear();
     const all = [...this.clients].map((c) => c.close(CloseCode.GoingAway, 'server shutting down'));
     const timeout = this.#shutdownTimeout;

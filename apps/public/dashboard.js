@@ -120,6 +120,11 @@ function render() {
     const at = shown !== last ? `at ${clockTime(shown.t)}` : stale ? `as of ${clockTime(shown.t)}` : null;
     card.value.querySelector('small').textContent = at ?? card.note(shown);
   }
+  // How many WebSockets run over HTTP/2 streams and over HTTP/1.1 connections, when the server says.
+  if (shown?.byTransport) {
+    $('by-transport').textContent =
+      `HTTP/2 ${shown.byTransport.h2 ?? 0} · HTTP/1.1 ${shown.byTransport['http/1.1'] ?? 0}`;
+  }
   renderTicker(common);
 }
 

@@ -62,6 +62,48 @@ export interface BenchResults {
   profiles: ProfileSummary[];
   /** Cross-node broadcast through Redis (bench/redis-broadcast.ts), when redis-server was there to run it. */
   crossNode?: CrossNodeResult[];
+  /** WebSockets over HTTP/2 against HTTP/1.1 (bench/http2.ts). */
+  http2?: Http2Summary;
+}
+
+/** What bench/http2.ts measures per carrier (medians), for the report. */
+export interface Http2Figures {
+  websockets: number;
+  /** TCP+TLS connections the WebSockets used. */
+  connections: number;
+  bytesPerWebSocket: number;
+  serverCpuUsPerOpen: number;
+  serverCpuUsPerMsg: number;
+  msgsPerSec: number;
+  serverCpuPct: number;
+  clientCpuPct: number;
+}
+
+export interface Http2Summary {
+  rounds: number;
+  conditions: string[];
+  medians: { h2: Http2Figures; 'http/1.1': Http2Figures };
+}
+
+/** HTTP/2 and HTTP/1.1 side by side; the ratio is HTTP/2 ÷ HTTP/1.1. */
+function renderHttp2(r: Http2Summary): string {
+  const h2 = r.medians.h2;
+  const h1 = r.medians['http/1.1'];
+  const rows: Array<[string, (f: Http2Figures) => number, string]> = [
+    ['server RSS / WebSocket', (f) => f.bytesPerWebSocket / 1024, 'KiB'],
+    ['server CPU / WebSocket opened (TLS handshakes included)', (f) => f.serverCpuUsPerOpen, 'µs'],
+    ['server CPU / echoed message', (f) => f.serverCpuUsPerMsg, 'µs'],
+    ['echoes/s', (f) => f.msgsPerSec, '/s'],
+    ['server CPU', (f) => f.serverCpuPct, '%'],
+    ['client CPU (bench process)', (f) => f.clientCpuPct, '%'],
+  ];
+  const lines = [
+    `| metric | HTTP/2: ${h2.websockets} over ${h2.connections} sessions | HTTP/1.1: ${h1.websockets} over ${h1.connections} connections | ratio (h2/h1) |`,
+    '|---|---:|---:|---:|',
+  ];
+  for (const [label, get, unit] of rows)
+    lines.push(`| ${label} | ${fmt(get(h2), unit)} | ${fmt(get(h1), unit)} | ${(get(h2) / get(h1)).toFixed(2)}× |`);
+  return [lines.join('\n'), '', ...r.conditions.map((c) => `- ${c}`), `- medians of ${r.rounds} round(s)`].join('\n');
 }
 
 export interface CrossNodeResult {
@@ -176,6 +218,8 @@ export function renderReport(results: BenchResults): string {
   ];
   if (results.crossNode?.length)
     parts.push('', '## Cross-node broadcast (Redis)', '', CROSS_NODE_NOTE, '', renderCrossNode(results.crossNode));
+  if (results.http2)
+    parts.push('', '## WebSockets over HTTP/2 (RFC 8441) and HTTP/1.1', '', renderHttp2(results.http2));
   if (results.profiles.length > 0)
     parts.push('', '## CPU profiles (--cpu-prof, top self time)', '', renderProfiles(results.profiles));
   return `${parts.join('\n')}\n`;

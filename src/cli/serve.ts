@@ -1,4 +1,6 @@
 // `switchboard serve`: runs the demo server until SIGINT/SIGTERM, then shuts down gracefully (1001 to every peer).
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_HEARTBEAT_INTERVAL,
@@ -104,6 +106,13 @@ export const SERVE = {
       help: 'how long to wait at startup for Redis to answer before giving up',
       default: String(DEFAULT_REDIS_WAIT),
     },
+    'tls-cert': {
+      kind: 'value',
+      placeholder: 'FILE',
+      help: 'PEM certificate (with --tls-key): HTTPS with HTTP/2 and HTTP/1.1 on one port, WebSockets over both',
+      default: 'plain HTTP/1.1',
+    },
+    'tls-key': { kind: 'value', placeholder: 'FILE', help: 'PEM private key of --tls-cert' },
   },
   notes: [
     'Sizes are in bytes, or with a binary unit: 65536, 64KiB, 16MiB, 1GiB.',
@@ -142,6 +151,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     }),
     onSlowConsumer: oneOf('on-slow-consumer', f['on-slow-consumer'], 'close', ['close', 'drop']),
   };
+  const tls = tlsFlags(f['tls-cert'], f['tls-key']);
   const redisWait = wholeNumber('redis-wait', f['redis-wait'], DEFAULT_REDIS_WAIT, MS);
   if (f['redis-wait'] !== undefined && f.redis === undefined) throw new UsageError('--redis-wait needs --redis');
   const redis = f.redis;
@@ -159,7 +169,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
   const { startDemoServer } = await import('../../apps/demo-server.js');
   let demo: Awaited<ReturnType<typeof startDemoServer>>;
   try {
-    demo = await startDemoServer({ ...options, ...(redis !== undefined && { redis }) });
+    demo = await startDemoServer({ ...options, ...(redis !== undefined && { redis }), ...(tls && { tls }) });
   } catch (err) {
     const advice = listenAdvice(err);
     if (advice === null) throw err;
@@ -198,6 +208,26 @@ function heartbeatFlags(f: {
     interval: wholeNumber('heartbeat-interval', f['heartbeat-interval'], DEFAULT_HEARTBEAT_INTERVAL, MS),
     timeout: wholeNumber('heartbeat-timeout', f['heartbeat-timeout'], DEFAULT_HEARTBEAT_TIMEOUT, MS),
   };
+}
+
+/** `--tls-cert FILE --tls-key FILE` (PEM), both or neither: read here so a wrong path exits 2 before anything listens. */
+function tlsFlags(certFile: string | undefined, keyFile: string | undefined): { cert: Buffer; key: Buffer } | null {
+  if (certFile === undefined && keyFile === undefined) return null;
+  if (certFile === undefined || keyFile === undefined) throw new UsageError('--tls-cert and --tls-key go together');
+  const read = (flag: string, file: string): Buffer => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new UsageError(`--${flag}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  };
+  const pair = { cert: read('tls-cert', certFile), key: read('tls-key', keyFile) };
+  try {
+    createSecureContext(pair);
+  } catch (err) {
+    throw new UsageError(`--tls-cert/--tls-key: not a usable PEM certificate and key (${(err as Error).message})`);
+  }
+  return pair;
 }
 
 /** What a system error from listen() means, or null when `err` is not one (a bug: let it show as it is). */

@@ -78,6 +78,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** The read path holds bytes it has not parsed yet (budget spent, or the parser halted): the socket waits. */
   #parked = false;
   #socketPaused = false;
+  /** The peer ended its side while frames it sent before wait for a later turn: end ours once they are read. */
+  #endAfterParse = false;
   /** 'error' is emitted at most once per connection. */
   #errorEmitted = false;
 
@@ -300,6 +302,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       later(() => this.#parseLater());
     } else {
       this.#setParked(this.#parser.halted);
+      if (this.#endAfterParse) {
+        this.#endAfterParse = false;
+        this.#onEnd();
+      }
     }
   }
 
@@ -522,6 +528,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   #onEnd(): void {
+    // Frames parked by the per-turn budget came before the end: read them first, or a close frame among them is lost
+    // when the transport closes (an HTTP/2 stream closes as soon as both ends have ended). The timer bounds the wait.
+    if (this.#parked && !this.#parser.halted) {
+      this.#endAfterParse = true;
+      this.#armCloseTimer();
+      return;
+    }
     // The peer half-closed TCP: nothing more will arrive, so finish our side too. Bytes we still hold may never be
     // read by a peer that has gone, so the close timer bounds the wait for them.
     if (this.#state === ReadyState.Open) this.#state = ReadyState.Closing;

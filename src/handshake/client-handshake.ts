@@ -23,17 +23,32 @@ export function checkUpgradeResponse(
   key: string,
   offeredProtocols: readonly string[],
 ): string {
-  const fail = (message: string): never => {
-    throw new HandshakeError(`invalid handshake response: ${message}`, 101);
-  };
+  const fail = (message: string): never => invalidResponse(message, 101);
   if (!listHasToken(headers.upgrade, 'websocket')) fail('missing "Upgrade: websocket"');
   if (!listHasToken(headers.connection, 'upgrade')) fail('missing "Connection: Upgrade"');
   const accept = headers['sec-websocket-accept'];
   if (accept !== acceptKey(key)) fail(`Sec-WebSocket-Accept is ${accept === undefined ? 'missing' : 'wrong'}`);
+  return checkSelectedProtocol(headers, offeredProtocols, 101);
+}
+
+/**
+ * §4.1: the server selects at most one subprotocol, one the client offered; returns it ('' for none). Shared with the
+ * HTTP/2 handshake (RFC 8441 §5), whose success `status` is 200.
+ */
+export function checkSelectedProtocol(
+  headers: IncomingHttpHeaders,
+  offeredProtocols: readonly string[],
+  status: number,
+): string {
+  const fail = (message: string): never => invalidResponse(message, status);
   const chosen = splitList(headers['sec-websocket-protocol']);
   if (chosen.length > 1) fail('server selected more than one subprotocol');
   const protocol = chosen[0] ?? '';
   if (protocol && !offeredProtocols.includes(protocol))
     fail(`server selected subprotocol "${protocol}", which was not offered`);
   return protocol;
+}
+
+function invalidResponse(message: string, status: number): never {
+  throw new HandshakeError(`invalid handshake response: ${message}`, status);
 }

@@ -42,11 +42,14 @@ export interface TestBrowser extends Pick<Browser, 'newPage'> {
   open(url: string, viewport?: { width: number; height: number }): Promise<Page>;
 }
 
-/** Launches one browser before the enclosing suite's tests and closes it after them; use it inside tests only. */
-export function useBrowser(): TestBrowser {
+/**
+ * Launches one browser before the enclosing suite's tests and closes it after them; use it inside tests only.
+ * `extraArgs` go after the usual flags (e.g. --ignore-certificate-errors for the HTTPS tests).
+ */
+export function useBrowser(extraArgs: readonly string[] = []): TestBrowser {
   let browser: Browser | undefined;
   before(async () => {
-    browser = await launch();
+    browser = await launch(extraArgs);
   });
   after(async () => {
     await browser?.close();
@@ -66,12 +69,12 @@ export function useBrowser(): TestBrowser {
   };
 }
 
-export async function launch(): Promise<Browser> {
+export async function launch(extraArgs: readonly string[] = []): Promise<Browser> {
   const profile = await mkdtemp(join(tmpdir(), 'switchboard-e2e-'));
   // The profile directory is set through launchPersistentContext (playwright refuses --user-data-dir in args).
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
-    args: ARGS,
+    args: [...ARGS, ...extraArgs],
     headless: true,
     viewport: { width: 1100, height: 720 },
     timeout: 30_000,

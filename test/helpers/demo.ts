@@ -43,6 +43,7 @@ export function useDemo(overrides: Partial<DemoOptions> = {}): DemoServer {
       return running().http;
     },
     connections: () => running().connections(),
+    transports: () => running().transports(),
     stats: () => running().stats(),
     close: () => running().close(),
   };

@@ -3,6 +3,7 @@
 // server's unmasked frames. Deliberately independent of the library's own codec, so it can check it.
 import { createHash, randomBytes } from 'node:crypto';
 import { connect as netConnect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { TestContext } from 'node:test';
 
 export const Op = { Continuation: 0x0, Text: 0x1, Binary: 0x2, Close: 0x8, Ping: 0x9, Pong: 0xa } as const;
@@ -134,7 +135,8 @@ export class RawPeer {
 
   private constructor(socket: Socket) {
     this.socket = socket;
-    socket.setNoDelay(true);
+    // A stream (RawPeer.over) has no Nagle to turn off.
+    socket.setNoDelay?.(true);
     this.tcpClosed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => {
       this.#chunks.push(chunk);
@@ -172,6 +174,18 @@ export class RawPeer {
       socket.destroy();
       throw err;
     });
+  }
+
+  /**
+   * A peer on a stream whose WebSocket is already open, such as an HTTP/2 extended CONNECT stream (RFC 8441): frames
+   * from the first byte. The stream's END_STREAM stands for the FIN and is answered with ours unless `answerEnd` is
+   * false (to see a reset that follows it); `socket` is the stream (it has no TCP properties).
+   */
+  static over(stream: Duplex, answerEnd = true): RawPeer {
+    const peer = new RawPeer(stream as Socket);
+    peer.#upgraded = true;
+    if (answerEnd) stream.on('end', () => stream.end());
+    return peer;
   }
 
   /** Dials and completes a WebSocket handshake; throws unless the server answers 101 with the right accept key. */
