@@ -89,6 +89,9 @@ const WS_CLIENT_HINTS: Readonly<Record<string, string>> = {
   servername: TLS_HINT,
 };
 
+/** How much of a refusal's body a HandshakeError keeps. */
+const BODY_START = 1024;
+
 const RESERVED_HEADERS = new Set([
   'connection',
   'upgrade',
@@ -129,14 +132,18 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
   const http2 = options.http2 ?? false;
   if (typeof http2 !== 'boolean' && !isClientSession(http2))
     throw new TypeError(`http2 must be true, false or a session from http2.connect(), got ${describe(http2)}`);
-  if (options.signal?.aborted) return Promise.reject(new HandshakeError('connect aborted', 0, 'ERR_ABORTED'));
+  if (options.signal?.aborted) return Promise.reject(new HandshakeError('ERR_ABORTED', 'connect aborted'));
 
   /** The handshake succeeded: negotiate the extension and open the connection on `transport`. */
   const open = (transport: Duplex, head: Buffer, protocol: string, extensions: string): Connection => {
     let deflate: PerMessageDeflate | null = null;
     if (extensions) {
       if (!compression)
-        throw new HandshakeError('invalid handshake response: server enabled an extension that was not offered', 101);
+        throw new HandshakeError(
+          'ERR_HANDSHAKE_INVALID',
+          'invalid handshake response: server enabled an extension that was not offered',
+          { status: 101 },
+        );
       deflate = new PerMessageDeflate(acceptServerResponse(extensions, compression), 'client', compression);
     }
     const conn = new Connection(
@@ -185,7 +192,9 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
     } catch (err) {
       opened.stream.close(constants.NGHTTP2_CANCEL);
       // The checks shared with HTTP/1.1 name the 101 they would have seen; over HTTP/2 it was a 200.
-      if (err instanceof HandshakeError && err.status === 101) throw new HandshakeError(err.message, 200);
+      if (err instanceof HandshakeError && err.status === 101) {
+        throw new HandshakeError(err.code, err.message, { status: 200, headers: opened.headers });
+      }
       throw err;
     }
   });
@@ -235,9 +244,9 @@ function dialHttp1(
       req.destroy();
       reject(err);
     };
-    const onAbort = (): void => fail(new HandshakeError('connect aborted', 0, 'ERR_ABORTED'));
+    const onAbort = (): void => fail(new HandshakeError('ERR_ABORTED', 'connect aborted'));
     const timer = clock.setTimeout(
-      () => fail(new HandshakeError(`handshake timed out after ${timeout} ms`, 0, 'ERR_HANDSHAKE_TIMEOUT')),
+      () => fail(new HandshakeError('ERR_HANDSHAKE_TIMEOUT', `handshake timed out after ${timeout} ms`)),
       timeout,
     );
     const cleanup = (): void => {
@@ -248,23 +257,27 @@ function dialHttp1(
 
     req = (secure ? httpsRequest : httpRequest)(requestOptions);
     req.on('error', (err) =>
-      fail(new HandshakeError(`connection failed: ${err.message}`, 0, 'ERR_HANDSHAKE', { cause: err })),
+      fail(new HandshakeError('ERR_CONNECT_FAILED', `connection failed: ${err.message}`, { cause: err })),
     );
     req.on('response', (res: IncomingMessage) => {
-      res.resume();
       // node reports a 101 that lacks "Upgrade: websocket" or "Connection: Upgrade" as a plain response: name the
       // missing header (§4.1) instead of the puzzling "answered 101 instead of 101".
       if (res.statusCode === 101) {
+        res.resume();
         try {
           checkUpgradeResponse(res.headers, key, protocols);
         } catch (err) {
           if (err instanceof HandshakeError) return fail(err);
         }
       }
-      fail(
-        new HandshakeError(
-          `server answered ${res.statusCode} ${res.statusMessage ?? ''} instead of 101`.trim(),
-          res.statusCode ?? 0,
+      // The start of the body usually says why (a refused origin, a missing token): kept for the caller.
+      readBodyStart(res).then((body) =>
+        fail(
+          new HandshakeError(
+            'ERR_HANDSHAKE_REFUSED',
+            `server answered ${res.statusCode} ${res.statusMessage ?? ''} instead of 101`.trim(),
+            { status: res.statusCode ?? 0, headers: res.headers, body },
+          ),
         ),
       );
     });
@@ -279,7 +292,11 @@ function dialHttp1(
         conn = open(socket, head, protocol, res.headers['sec-websocket-extensions'] ?? '');
       } catch (err) {
         socket.destroy();
-        fail(err instanceof HandshakeError ? err : new HandshakeError(String(err), 101));
+        fail(
+          err instanceof HandshakeError
+            ? err
+            : new HandshakeError('ERR_HANDSHAKE_INVALID', String(err), { status: 101, cause: err }),
+        );
         return;
       }
       settled = true;
@@ -306,4 +323,26 @@ function parseUrl(url: string | URL): URL {
   // RFC 6455 §3: fragment identifiers are meaningless in WebSocket URIs and must not be used.
   if (target.hash) throw new TypeError('a WebSocket URL cannot have a #fragment');
   return target;
+}
+
+/** The refusal body's first bytes (at most 1 KiB, as text): read until then, the end, or the connection's end. */
+function readBodyStart(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    let size = 0;
+    const done = (): void => {
+      res.off('data', onData);
+      res.resume();
+      resolve(Buffer.concat(parts).subarray(0, BODY_START).toString('utf8'));
+    };
+    const onData = (chunk: Buffer): void => {
+      parts.push(chunk);
+      size += chunk.length;
+      if (size >= BODY_START) done();
+    };
+    res.on('data', onData);
+    res.once('end', done);
+    res.once('close', done);
+    res.once('error', done);
+  });
 }

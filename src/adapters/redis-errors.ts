@@ -1,18 +1,20 @@
 // How the Redis layer fails: an Error with a stable `code` and a message that says which call failed and why (for a
 // timeout, after how long), so callers can tell a stalled or unreachable Redis from a bug without parsing messages.
 
+import { WebSocketError } from '../errors.js';
+
 export type RedisErrorCode =
   /** A connection attempt or a command got no answer within its bound; the connection is replaced. */
   | 'ERR_REDIS_TIMEOUT'
   /** Redis could not be reached (connection down, or lost while the command waited for its reply). */
   | 'ERR_REDIS_UNAVAILABLE';
 
-export class RedisError extends Error {
-  readonly code: RedisErrorCode;
-  constructor(code: RedisErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+/** A WebSocketError with one of the Redis codes, so one `code` switch covers every error the library makes. */
+export class RedisError extends WebSocketError {
+  declare readonly code: RedisErrorCode;
+  constructor(code: RedisErrorCode, message: string, details: { cause?: unknown } = {}) {
+    super(code, message, details);
     this.name = 'RedisError';
-    this.code = code;
   }
 }
 

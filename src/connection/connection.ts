@@ -4,7 +4,13 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../clock.js';
-import { ProtocolError, WebSocketError } from '../errors.js';
+import {
+  type ProtocolErrorCode,
+  ProtocolError,
+  protocolCodeOf,
+  WebSocketError,
+  type WebSocketErrorCode,
+} from '../errors.js';
 import { decodeClosePayload, encodeClosePayload } from '../protocol/close-payload.js';
 import { CloseCode, EMPTY, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
 import { FrameParser, type FrameSink } from '../protocol/frame-parser.js';
@@ -193,8 +199,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       const stats = this.#conn.#stats;
       if (stats) stats.messagesIn++;
     }
-    fail(code: CloseCode, message: string): void {
-      this.#conn.#fail(code, message);
+    fail(code: CloseCode, message: string, errorCode?: ProtocolErrorCode): void {
+      this.#conn.#fail(code, message, errorCode);
     }
     setStreamLimit(limit: number | null): void {
       this.#conn.#parser.setStreamLimit(limit);
@@ -215,14 +221,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     evict(): void {
       // 1008: the peer broke our policy by not reading. Its close frame may never get through a full buffer;
       // the close timer bounds that.
-      this.#conn.#fail(CloseCode.PolicyViolation, 'slow consumer: send buffer over its limit');
+      this.#conn.#fail(CloseCode.PolicyViolation, 'slow consumer: send buffer over its limit', 'ERR_SLOW_CONSUMER');
     }
     abandonMessage(): void {
       // A message cannot be withdrawn from the wire once its first fragment left: nothing valid can follow it.
-      this.#conn.#fail(CloseCode.InternalError, 'message writer destroyed mid-message');
+      this.#conn.#fail(CloseCode.InternalError, 'message writer destroyed mid-message', 'ERR_WRITER_DESTROYED');
     }
     compressionFailed(err: unknown): void {
-      this.#conn.#fail(CloseCode.InternalError, 'compression failed', asError(err));
+      this.#conn.#fail(CloseCode.InternalError, 'compression failed', 'ERR_COMPRESSION_FAILED', asError(err));
     }
   };
 
@@ -393,12 +399,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#out.queuePrepared(message) && this.#out.belowHighWaterMark;
   }
 
-  ping(data: string | Buffer = EMPTY): void {
-    this.#control(Opcode.Ping, data);
+  /** Sends a ping (at most 125 bytes); false when the connection is not open. */
+  ping(data: string | Buffer = EMPTY): boolean {
+    return this.#control(Opcode.Ping, data);
   }
 
-  pong(data: string | Buffer = EMPTY): void {
-    this.#control(Opcode.Pong, data);
+  /** Sends an unsolicited pong (a heartbeat the peer does not answer, §5.5.3); false when not open. */
+  pong(data: string | Buffer = EMPTY): boolean {
+    return this.#control(Opcode.Pong, data);
   }
 
   /** Resolves once every byte queued before the call has reached the kernel; rejects if the connection closes first. */
@@ -408,13 +416,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Streams the next incoming message instead of buffering it (gorilla's NextReader). `maxSize` replaces
-   * maxMessageSize for that one message when it is uncompressed (it is never held whole); a compressed message is
-   * inflated whole, so it keeps maxMessageSize.
+   * maxMessageSize for that one message (it is never held whole; for a compressed message it bounds the inflated
+   * bytes). Rejects with ERR_CLOSED when the connection is not open or closes before the message begins.
    */
   nextReader(options: { maxSize?: number } = {}): Promise<MessageReader> {
     const maxSize = options.maxSize === undefined ? null : intOption('maxSize', options.maxSize, 0);
-    if (this.#state !== ReadyState.Open)
-      return Promise.reject(new WebSocketError('ERR_CLOSED', 'connection is closing or closed'));
+    if (this.#state !== ReadyState.Open) return Promise.reject(notOpen());
     return new Promise((resolve, reject) => this.#assembler.claimNext(resolve, reject, maxSize));
   }
 
@@ -423,12 +430,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * permessage-deflate the message is compressed as it is written (`compress: false` sends it as it is).
    */
   writer(type: MessageType = 'binary', options: { compress?: boolean } = {}): MessageWriter {
-    if (this.#state !== ReadyState.Open) throw new WebSocketError('ERR_NOT_OPEN', 'connection is not open');
-    if (this.#out.writerOpen) throw new WebSocketError('ERR_NOT_OPEN', 'another message writer is still open');
+    const opcode = type === 'text' ? Opcode.Text : Opcode.Binary;
+    if (this.#state !== ReadyState.Open) return MessageWriter.closed(opcode, notOpen());
+    if (this.#out.writerOpen) throw new WebSocketError('ERR_WRITER_OPEN', 'another message writer is still open');
     const out = this.#out;
-    const writer = new MessageWriter(type === 'text' ? Opcode.Text : Opcode.Binary, out, (finished, started) =>
-      out.writerDone(writer, finished, started),
-    );
+    const writer = new MessageWriter(opcode, out, (finished, started) => out.writerDone(writer, finished, started));
     out.takeChannel(writer, options.compress ?? true);
     return writer;
   }
@@ -478,7 +484,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /** The single failure path (§7.1.7): send the close code if the socket still writes, then close it, bounded. */
-  #fail(code: CloseCode, message: string, cause?: Error): void {
+  #fail(code: CloseCode, message: string, errorCode: WebSocketErrorCode = protocolCodeOf(code), cause?: Error): void {
     if (this.#state === ReadyState.Closed) return;
     this.#parser.stop();
     this.#syncFlow();
@@ -497,9 +503,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#socket.end();
     this.#armCloseTimer();
     if (this.listenerCount('error') > 0 && !this.#errorEmitted) {
-      const err = new ProtocolError(code, message);
-      if (cause) err.cause = cause;
-      this.#emitError(err);
+      const details = cause === undefined ? {} : { cause };
+      this.#emitError(
+        isPeerViolation(errorCode)
+          ? new ProtocolError(errorCode, message, { ...details, closeCode: code })
+          : new WebSocketError(errorCode, message, details),
+      );
     }
   }
 
@@ -545,7 +554,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #onSocketError(err: Error): void {
     // Nothing more can be sent: say so at once rather than accepting sends until 'close' arrives.
     if (this.#state === ReadyState.Open) this.#state = ReadyState.Closing;
-    if (this.listenerCount('error') > 0 && !this.#receivedClose && !this.#errorEmitted) this.#emitError(err);
+    if (this.listenerCount('error') > 0 && !this.#receivedClose && !this.#errorEmitted) {
+      this.#emitError(new WebSocketError('ERR_TRANSPORT', `transport error: ${err.message}`, { cause: err }));
+    }
     this.#socket.destroy();
   }
 
@@ -575,11 +586,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   // ---- Internals -------------------------------------------------------------------------------------------------
 
-  #control(opcode: number, data: string | Buffer): void {
+  #control(opcode: number, data: string | Buffer): boolean {
     const payload = typeof data === 'string' ? Buffer.from(data) : data;
     if (payload.length > MAX_CONTROL_PAYLOAD) throw new RangeError('control frame payload is limited to 125 bytes');
-    if (this.#state !== ReadyState.Open) return;
+    if (this.#state !== ReadyState.Open) return false;
     this.#out.writeControl(opcode, payload);
+    return true;
   }
 
   /** A throwing user handler must not take the read path down with it: it fails this connection with 1011. */
@@ -606,8 +618,23 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     // Without an 'error' listener the exception would vanish; a warning keeps the bug visible without a crash.
     if (this.listenerCount('error') === 0) process.emitWarning(error);
-    this.#fail(CloseCode.InternalError, 'handler error', error);
+    this.#fail(CloseCode.InternalError, 'handler error', 'ERR_HANDLER_FAILED', error);
   }
+}
+
+function notOpen(): WebSocketError {
+  return new WebSocketError('ERR_CLOSED', 'the connection is not open');
+}
+
+const PEER_CODES: ReadonlySet<string> = new Set<ProtocolErrorCode>([
+  'ERR_PROTOCOL_VIOLATION',
+  'ERR_INVALID_UTF8',
+  'ERR_INVALID_COMPRESSED_DATA',
+  'ERR_MESSAGE_TOO_BIG',
+]);
+
+function isPeerViolation(code: WebSocketErrorCode): code is ProtocolErrorCode {
+  return PEER_CODES.has(code);
 }
 
 function asError(err: unknown): Error {

@@ -1,7 +1,7 @@
 // Inflates one compressed message as its fragments arrive (RFC 7692 §7.2.2), in bounded slices: when a slice leaves
 // work over, the frame parser halts (the socket waits) and the rest runs on later turns of the shared CPU budget, so a
 // message that inflates to 64 MiB never holds the event loop, and a connection never queues more than one read.
-import { ProtocolError } from '../errors.js';
+import { ProtocolError, type ProtocolErrorCode } from '../errors.js';
 import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { CloseCode } from '../protocol/constants.js';
 import { later } from './cpu-budget.js';
@@ -14,7 +14,7 @@ export interface InflationHost {
   halt(): void;
   /** The message needs more input, or is done: parse on. */
   resumeInput(): void;
-  fail(code: CloseCode, message: string): void;
+  fail(code: CloseCode, message: string, errorCode?: ProtocolErrorCode): void;
   /** False once the connection stopped reading for good (closed or failed): pending slices are dropped. */
   reading(): boolean;
   /** Inflated bytes, in order; false stops the message (the host has failed it). */
@@ -78,8 +78,8 @@ export class Inflation {
       status = this.#deflate.inflate(INFLATE_SLICE, this.#onChunk);
     } catch (err) {
       this.#active = false;
-      const code = err instanceof ProtocolError ? err.closeCode : CloseCode.InvalidPayload;
-      this.#host.fail(code, err instanceof Error ? err.message : 'inflate failed');
+      if (err instanceof ProtocolError) this.#host.fail(err.closeCode, err.message, err.code);
+      else this.#host.fail(CloseCode.InvalidPayload, String(err), 'ERR_INVALID_COMPRESSED_DATA');
       return;
     }
     if (!this.#ok) {

@@ -1,6 +1,7 @@
 // Reassembles data frames into messages (RFC 6455 §5.4, §5.6, §8.1; RFC 7692 §6.2): UTF-8 checked as the bytes
 // arrive, compressed messages inflated as their fragments arrive (inflation.ts), or one message streamed to a reader
 // claimed with nextReader().
+import type { ProtocolErrorCode } from '../errors.js';
 import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { CloseCode, Opcode } from '../protocol/constants.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
@@ -15,7 +16,7 @@ export interface AssemblerHost {
   onMessage(msg: Message): void;
   /** A message handed to a reader has ended (for counting). */
   onStreamed(): void;
-  fail(code: CloseCode, message: string): void;
+  fail(code: CloseCode, message: string, errorCode?: ProtocolErrorCode): void;
   /** Raises or restores the parser's size limit for the next message (streamed messages may be larger). */
   setStreamLimit(limit: number | null): void;
   /** Stops the parser after the current event: a compressed message needs more inflating first. */
@@ -178,7 +179,7 @@ export class MessageAssembler {
     return {
       halt: () => host.haltInput(),
       resumeInput: () => host.resumeInput(),
-      fail: (code, message) => host.fail(code, message),
+      fail: (code, message, errorCode) => host.fail(code, message, errorCode),
       reading: () => host.reading(),
       output: (chunk) => {
         if (this.#type === 'text' && !this.#validate(chunk)) return false;

@@ -85,6 +85,16 @@ export class MessageWriter extends Writable {
   #started = false;
   #done = false;
 
+  /**
+   * A writer for a connection that is not open: destroyed at once (on the next tick, once the caller has attached
+   * its listeners or pipeline), with `err` only when someone listens for errors, like a reader whose connection ends.
+   */
+  static closed(opcode: number, err: Error): MessageWriter {
+    const writer = new MessageWriter(opcode, CLOSED_SINK, () => {});
+    process.nextTick(() => writer.destroy(writer.listenerCount('error') > 0 ? err : undefined));
+    return writer;
+  }
+
   /** `onDone` runs exactly once: finished true after the final frame, false when destroyed before it. */
   constructor(opcode: number, sink: FragmentSink, onDone: (finished: boolean, started: boolean) => void) {
     super({ decodeStrings: true });
@@ -145,3 +155,9 @@ export class MessageWriter extends Writable {
     }
   }
 }
+
+/** Where a writer made for a closed connection writes: nowhere (it is destroyed before any write arrives). */
+const CLOSED_SINK: FragmentSink = {
+  writeFragment: () => null,
+  socketDrained: () => Promise.resolve(),
+};

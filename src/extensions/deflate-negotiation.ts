@@ -237,7 +237,9 @@ export function clientOffer(cfg: ResolvedCompression): string {
 
 function reject(why: string): never {
   // RFC 6455 §4.1: the client MUST _Fail the WebSocket Connection_; the 101 has been received, hence the status.
-  throw new HandshakeError(`Invalid Sec-WebSocket-Extensions response: ${why}`, 101);
+  throw new HandshakeError('ERR_HANDSHAKE_INVALID', `Invalid Sec-WebSocket-Extensions response: ${why}`, {
+    status: 101,
+  });
 }
 
 /**
@@ -251,10 +253,10 @@ export function acceptServerResponse(header: string, cfg: ResolvedCompression): 
     exts = parseExtensions(header);
   } catch (err) {
     throw new HandshakeError(
+      'ERR_HANDSHAKE_INVALID',
       `Invalid Sec-WebSocket-Extensions response: ${(err as Error).message}`,
-      101,
-      'ERR_HANDSHAKE',
       {
+        status: 101,
         cause: err,
       },
     );

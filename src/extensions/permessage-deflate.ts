@@ -153,7 +153,9 @@ export class PerMessageDeflate {
     } catch (err) {
       if (err instanceof InflateLimitError) throw tooBig(err.limit);
       if (err instanceof InflateError)
-        throw new ProtocolError(CloseCode.InvalidPayload, `Invalid compressed data: ${err.message}`);
+        throw new ProtocolError('ERR_INVALID_COMPRESSED_DATA', `Invalid compressed data: ${err.message}`, {
+          closeCode: CloseCode.InvalidPayload,
+        });
       throw err;
     }
   }
@@ -172,5 +174,7 @@ export class PerMessageDeflate {
 }
 
 function tooBig(maxSize: number): ProtocolError {
-  return new ProtocolError(CloseCode.MessageTooBig, `Decompressed message exceeds the limit of ${maxSize} bytes`);
+  return new ProtocolError('ERR_MESSAGE_TOO_BIG', `Decompressed message exceeds the limit of ${maxSize} bytes`, {
+    closeCode: CloseCode.MessageTooBig,
+  });
 }

@@ -50,5 +50,5 @@ export function checkSelectedProtocol(
 }
 
 function invalidResponse(message: string, status: number): never {
-  throw new HandshakeError(`invalid handshake response: ${message}`, status);
+  throw new HandshakeError('ERR_HANDSHAKE_INVALID', `invalid handshake response: ${message}`, { status });
 }

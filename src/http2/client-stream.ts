@@ -64,10 +64,10 @@ export function openStream(dial: StreamDial): Promise<OpenedStream | null> {
       reject(err);
     };
     const failed = (err: Error): void =>
-      fail(new HandshakeError(`connection failed: ${err.message}`, 0, 'ERR_HANDSHAKE', { cause: err }));
-    const onAbort = (): void => fail(new HandshakeError('connect aborted', 0, 'ERR_ABORTED'));
+      fail(new HandshakeError('ERR_CONNECT_FAILED', `connection failed: ${err.message}`, { cause: err }));
+    const onAbort = (): void => fail(new HandshakeError('ERR_ABORTED', 'connect aborted'));
     const timer = clock.setTimeout(
-      () => fail(new HandshakeError(`handshake timed out after ${dial.timeout} ms`, 0, 'ERR_HANDSHAKE_TIMEOUT')),
+      () => fail(new HandshakeError('ERR_HANDSHAKE_TIMEOUT', `handshake timed out after ${dial.timeout} ms`)),
       dial.timeout,
     );
     dial.signal?.addEventListener('abort', onAbort, { once: true });
@@ -91,7 +91,9 @@ export function openStream(dial: StreamDial): Promise<OpenedStream | null> {
       stream = s;
       s.once('close', lease.release);
       const onClose = (): void =>
-        fail(new HandshakeError(`the server reset the stream (code ${s.rstCode}) before answering`, 0));
+        fail(
+          new HandshakeError('ERR_CONNECT_FAILED', `the server reset the stream (code ${s.rstCode}) before answering`),
+        );
       s.on('error', failed);
       s.once('close', onClose);
       s.once('response', (headers) => {

@@ -86,6 +86,13 @@ export function checkConnectResponse(
 ): string {
   const status = Number(headers[':status']);
   if (status !== 200)
-    throw new HandshakeError(`server answered ${status} instead of 200 to the extended CONNECT`, status);
+    throw new HandshakeError(
+      'ERR_HANDSHAKE_REFUSED',
+      `server answered ${status} instead of 200 to the extended CONNECT`,
+      {
+        status,
+        headers,
+      },
+    );
   return checkSelectedProtocol(headers, offeredProtocols, 200);
 }

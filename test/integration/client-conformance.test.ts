@@ -869,7 +869,7 @@ describe('client handshake (RFC 6455 §4.1)', () => {
     it(`rejects ${name} with a HandshakeError (status ${status}) naming the problem`, async (t) => {
       const err = await rejectWith(t, reply, options);
       assert.equal(err.status, status);
-      assert.equal(err.code, 'ERR_HANDSHAKE');
+      assert.equal(err.code, status === 101 ? 'ERR_HANDSHAKE_INVALID' : 'ERR_HANDSHAKE_REFUSED');
       assert.match(err.message, message);
     });
   }
@@ -958,7 +958,7 @@ describe('client handshake (RFC 6455 §4.1)', () => {
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     await assert.rejects(connect(`ws://127.0.0.1:${port}/`), (err: unknown) => {
       assert.ok(err instanceof HandshakeError);
-      assert.equal(err.code, 'ERR_HANDSHAKE');
+      assert.equal(err.code, 'ERR_CONNECT_FAILED');
       assert.match(err.message, /ECONNREFUSED/);
       return true;
     });
@@ -974,7 +974,7 @@ describe('client handshake (RFC 6455 §4.1)', () => {
     t.after(() => srv.close());
     await assert.rejects(
       connect(srv.url()),
-      (err: unknown) => err instanceof HandshakeError && err.code === 'ERR_HANDSHAKE',
+      (err: unknown) => err instanceof HandshakeError && err.code === 'ERR_CONNECT_FAILED',
     );
   });
 
