@@ -1,10 +1,9 @@
 // Topics and fan-out (gorilla's chat hub, made first-class): publish frames a message once — and compresses it once
 // for peers without context takeover (RFC 7692 §7.1.1) — then writes the same bytes to every subscriber.
-import { Connection } from './connection/connection.js';
+import { Connection, queuePrepared } from './connection/connection.js';
+import { PreparedMessage } from './connection/prepared-message.js';
 import { type Message, type MessageType, ReadyState } from './connection/types.js';
 import type { HistoryStore, Recovery } from './history.js';
-import { Opcode } from './protocol/constants.js';
-import { encodeFrame } from './protocol/frame-encoder.js';
 
 /** A message as it travels between nodes: bytes, so binary data survives any transport. */
 export interface HubMessage {
@@ -75,7 +74,7 @@ export class Hub {
     this.#history = options.history ?? null;
     this.#onAdapterError = options.onAdapterError ?? (() => {});
     this.#ready = this.#adapter
-      ? Promise.resolve(this.#adapter.start((topic, msg) => this.#deliver(topic, msg, undefined))).catch(
+      ? Promise.resolve(this.#adapter.start((topic, msg) => this.#deliverRemote(topic, msg))).catch(
           this.#onAdapterError,
         )
       : Promise.resolve();
@@ -199,40 +198,27 @@ export class Hub {
   #deliver(topic: string, msg: HubMessage, except: Connection | undefined): number {
     const subs = this.#topics.get(topic);
     if (!subs) return 0;
-    const opcode = msg.type === 'text' ? Opcode.Text : Opcode.Binary;
-    let plain: Buffer | null = null;
-    let compressed: Map<number, Buffer> | null = null;
+    // Framed once, and compressed once per shareable set of parameters, for every subscriber.
+    const prepared = new PreparedMessage(msg.data, { binary: msg.type === 'binary' });
     let delivered = 0;
-    const sendOptions = { binary: msg.type === 'binary' };
     for (const conn of subs) {
       if (conn === except) continue;
-      let ok: boolean;
-      const deflate = conn.deflate;
-      if (conn.role === 'client' || (deflate && !deflate.shareable && msg.data.length >= deflate.threshold)) {
-        // Masked client frames and context-takeover compression are per connection by nature.
-        ok = conn.queue(msg.data, sendOptions);
-      } else if (deflate && msg.data.length >= deflate.threshold) {
-        compressed ??= new Map();
-        let frame = compressed.get(deflate.sendWindowBits);
-        if (!frame) {
-          frame = encodeFrame(opcode, deflate.compressStateless(msg.data), true, true, null);
-          compressed.set(deflate.sendWindowBits, frame);
-          this.stats.sharedCompressions++;
-          this.stats.framesEncoded++;
-        }
-        ok = conn.sendPreframed(frame);
-      } else {
-        if (!plain) {
-          plain = encodeFrame(opcode, msg.data, true, false, null);
-          this.stats.framesEncoded++;
-        }
-        ok = conn.sendPreframed(plain);
-      }
-      if (ok) delivered++;
+      if (queuePrepared(conn, prepared)) delivered++;
       else this.stats.skipped++;
     }
     this.stats.delivered += delivered;
+    this.stats.framesEncoded += prepared.framesEncoded;
+    this.stats.sharedCompressions += prepared.compressions;
     return delivered;
+  }
+
+  /** From another node: a message no subscriber can be sent (text that is not UTF-8) is dropped, never thrown. */
+  #deliverRemote(topic: string, msg: HubMessage): void {
+    try {
+      this.#deliver(topic, msg, undefined);
+    } catch (err) {
+      this.#onAdapterError(err);
+    }
   }
 
   #adapterCall(fn: (a: HubAdapter) => void | Promise<void>): Promise<void> {

@@ -5,16 +5,17 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type { Clock } from '../clock.js';
 import { ProtocolError, WebSocketError } from '../errors.js';
-import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
 import { decodeClosePayload, encodeClosePayload } from '../protocol/close-payload.js';
 import { CloseCode, EMPTY, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
 import { FrameParser, type FrameSink } from '../protocol/frame-parser.js';
 import { closeChannel, openChannel, protocolErrorChannel, type Stats } from '../stats.js';
 import { type AssemblerHost, MessageAssembler } from './message-assembler.js';
 import { MessageIterator } from './message-iterator.js';
+import { PreparedMessage } from './prepared-message.js';
 import { SendQueue, type SendQueueHost, type SocketLike } from './send-queue.js';
 import { type MessageReader, MessageWriter } from './streams.js';
 import { intOption } from '../validate.js';
+import { charged, later, overBudget } from './cpu-budget.js';
 import { FRAMES_PER_TURN } from './limits.js';
 import {
   type CloseInfo,
@@ -34,6 +35,12 @@ export interface ConnectionEvents {
   error: [Error];
 }
 
+/**
+ * Queues a prepared message whatever the high-water mark (true: queued; false: the connection is not open or the
+ * slow-consumer policy refused it). For the hub, whose stats count refusals; not part of the public API.
+ */
+export let queuePrepared: (conn: Connection, message: PreparedMessage) => boolean;
+
 export class Connection extends EventEmitter<ConnectionEvents> {
   readonly role: 'server' | 'client';
   /** The negotiated subprotocol, '' when none. */
@@ -45,7 +52,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   readonly #parser: FrameParser;
   readonly #limits: ConnectionLimits;
   readonly #clock: Clock;
-  readonly #deflate: PerMessageDeflate | null;
   readonly #out: SendQueue;
   #stats: Stats | null = null;
   #state: ReadyState = ReadyState.Open;
@@ -88,7 +94,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#socket = socket as SocketLike;
     this.#limits = options.limits;
     this.#clock = options.clock;
-    this.#deflate = options.deflate;
     this.role = options.role;
     this.protocol = options.protocol;
     this.extensions = options.extensions;
@@ -131,6 +136,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   // bytes, which idle connections pay for nothing.
   readonly #dataListener = (chunk: Buffer): void => this.#onData(chunk);
   static readonly #bySocket = new WeakMap<Duplex, Connection>();
+
+  static {
+    queuePrepared = (conn, message) => conn.#out.queuePrepared(message);
+  }
 
   static #onSocketEnd(this: Duplex): void {
     // biome-ignore lint/complexity/noThisInStatic: node calls a listener with the socket as `this`
@@ -200,6 +209,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       // A message cannot be withdrawn from the wire once its first fragment left: nothing valid can follow it.
       this.#conn.#fail(CloseCode.InternalError, 'message writer destroyed mid-message');
     }
+    compressionFailed(err: unknown): void {
+      this.#conn.#fail(CloseCode.InternalError, 'compression failed', asError(err));
+    }
   };
 
   static #startReading(conn: Connection, head: Buffer): void {
@@ -243,11 +255,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#out.bufferedAmount;
   }
 
-  /** The negotiated permessage-deflate state, null when uncompressed (the hub reads it to share frames). */
-  get deflate(): PerMessageDeflate | null {
-    return this.#deflate;
-  }
-
   get remoteAddress(): string | undefined {
     return (this.#socket as { remoteAddress?: string }).remoteAddress;
   }
@@ -263,28 +270,31 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * Parses buffered bytes (and `chunk`) within one turn's budget. Everything the handlers send meanwhile (pongs,
    * echoes, replies to a window of requests) leaves in one writev: the second write of a read corks the socket. When
-   * the budget runs out, or the parser is halted, the socket waits and the rest is parsed on a later turn, so a flood
-   * of tiny frames from one peer cannot hold the event loop.
+   * this connection's frame budget or the process's per-turn CPU budget runs out, or the parser is halted, the socket
+   * waits and the rest is parsed on a later turn: a flood of tiny frames cannot hold the event loop.
    */
   #parse(chunk: Buffer | null): void {
-    this.#out.beginRead();
-    let more: boolean;
-    try {
-      more = chunk ? this.#parser.push(chunk, FRAMES_PER_TURN) : this.#parser.drain(FRAMES_PER_TURN);
-      this.#assembler.flushStream();
-    } finally {
-      this.#out.endRead();
-    }
+    const frames = overBudget() ? 0 : FRAMES_PER_TURN;
+    const more = charged(() => {
+      this.#out.beginRead();
+      try {
+        const left = chunk ? this.#parser.push(chunk, frames) : this.#parser.drain(frames);
+        this.#assembler.flushStream();
+        return left;
+      } finally {
+        this.#out.endRead();
+      }
+    });
     if (more) {
       this.#setParked(true);
-      setImmediate(Connection.#parseLater, this);
+      later(() => this.#parseLater());
     } else {
       this.#setParked(this.#parser.halted);
     }
   }
 
-  static #parseLater(conn: Connection): void {
-    if (conn.#state !== ReadyState.Closed && !conn.#parser.halted) conn.#parse(null);
+  #parseLater(): void {
+    if (this.#state !== ReadyState.Closed && !this.#parser.halted) this.#parse(null);
   }
 
   #setParked(parked: boolean): void {
@@ -331,7 +341,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#closeReason = decoded.reason;
     // §5.5.1: echo the status code; a close without one is answered without one.
     if (!this.#sentClose) {
-      this.#writeCloseFrame(encodeClosePayload(decoded.code === CloseCode.NoStatus ? undefined : decoded.code));
+      this.#writeCloseFrame(encodeClosePayload(decoded.code === CloseCode.NoStatus ? undefined : decoded.code), false);
     }
     this.#state = ReadyState.Closing;
     this.#finishCloseHandshake();
@@ -351,20 +361,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * A Buffer is not copied: leave it unchanged until `drained()` resolves.
    */
   send(data: string | Buffer | ArrayBufferView | ArrayBuffer, options?: SendOptions): boolean {
-    return this.#out.queue(data, options) && this.#out.belowHighWaterMark;
-  }
-
-  /** Like send(), but the result only says whether the message was queued (true even above the high-water mark). */
-  queue(data: string | Buffer | ArrayBufferView | ArrayBuffer, options?: SendOptions): boolean {
-    return this.#out.queue(data, options);
+    const binary = options?.binary ?? typeof data !== 'string';
+    return this.#out.queue(data, binary, options?.compress) && this.#out.belowHighWaterMark;
   }
 
   /**
-   * Queues bytes that already are one complete, server-side frame (the hub frames a message once for many peers);
-   * true when queued. Client connections must mask per frame, so they cannot use this.
+   * Sends a message framed once for many connections (the same bytes to every peer that can share them); the result
+   * is send()'s.
    */
-  sendPreframed(frame: Buffer): boolean {
-    return this.#out.sendPreframed(frame);
+  sendPrepared(message: PreparedMessage): boolean {
+    if (!(message instanceof PreparedMessage)) throw new TypeError('sendPrepared takes a PreparedMessage');
+    return this.#out.queuePrepared(message) && this.#out.belowHighWaterMark;
   }
 
   ping(data: string | Buffer = EMPTY): void {
@@ -392,15 +399,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return new Promise((resolve, reject) => this.#assembler.claimNext(resolve, reject, maxSize));
   }
 
-  /** Writes one message in pieces as fragments (gorilla's NextWriter); other sends wait until it ends. */
-  writer(type: MessageType = 'binary'): MessageWriter {
+  /**
+   * Writes one message in pieces as fragments (gorilla's NextWriter); other sends wait until it ends. With
+   * permessage-deflate the message is compressed as it is written (`compress: false` sends it as it is).
+   */
+  writer(type: MessageType = 'binary', options: { compress?: boolean } = {}): MessageWriter {
     if (this.#state !== ReadyState.Open) throw new WebSocketError('ERR_NOT_OPEN', 'connection is not open');
     if (this.#out.writerOpen) throw new WebSocketError('ERR_NOT_OPEN', 'another message writer is still open');
     const out = this.#out;
     const writer = new MessageWriter(type === 'text' ? Opcode.Text : Opcode.Binary, out, (finished, started) =>
       out.writerDone(writer, finished, started),
     );
-    out.takeChannel(writer);
+    out.takeChannel(writer, options.compress ?? true);
     return writer;
   }
 
@@ -437,7 +447,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.#state = ReadyState.Closing;
       this.#closeCode = code;
       this.#closeReason = reason;
-      this.#writeCloseFrame(payload);
+      this.#writeCloseFrame(payload, false);
       this.#armCloseTimer();
     }
     return this.closed;
@@ -461,7 +471,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (!this.#sentClose) {
       this.#closeCode = code;
       this.#closeReason = message;
-      this.#writeCloseFrame(encodeClosePayload(code, truncateReason(message)));
+      this.#writeCloseFrame(encodeClosePayload(code, truncateReason(message)), true);
     }
     this.#state = ReadyState.Closing;
     this.#socket.end();
@@ -486,9 +496,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
   }
 
-  #writeCloseFrame(payload: Buffer): void {
+  /** Non-urgent: after every message sent before it. Urgent (failing): at once. */
+  #writeCloseFrame(payload: Buffer, urgent: boolean): void {
     this.#sentClose = true;
-    this.#out.writeControl(Opcode.Close, payload);
+    this.#out.writeClose(payload, urgent);
   }
 
   #armCloseTimer(): void {

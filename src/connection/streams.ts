@@ -65,8 +65,8 @@ export class MessageReader extends Readable implements IncomingStream {
 }
 
 export interface FragmentSink {
-  /** True: go on; false: wait for drained(); null: the connection is not open any more. */
-  writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean | null;
+  /** True: go on; false: wait for socketDrained(); null: the connection is not open any more (or a promise of these). */
+  writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean | null | Promise<boolean | null>;
   /** Resolves when the bytes in the socket have reached the kernel (not waiting for sends held behind the writer). */
   socketDrained(): Promise<void>;
 }
@@ -116,7 +116,12 @@ export class MessageWriter extends Writable {
   #fragment(payload: Buffer, fin: boolean, cb: (err?: Error | null) => void): void {
     const opcode = this.#started ? Opcode.Continuation : this.#opcode;
     this.#started = true;
-    const below = this.#sink.writeFragment(opcode, payload, fin);
+    const result = this.#sink.writeFragment(opcode, payload, fin);
+    if (result instanceof Promise) result.then((below) => this.#written(below, cb));
+    else this.#written(result, cb);
+  }
+
+  #written(below: boolean | null, cb: (err?: Error | null) => void): void {
     if (below === null) {
       // The connection went away: end quietly (an error here would reach `.pipe()` as an uncaught exception).
       cb();

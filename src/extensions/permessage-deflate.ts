@@ -1,10 +1,11 @@
 // permessage-deflate message compression, sans-IO and synchronous: RFC 7692 §7.2 (compress/decompress) with context
 // takeover (§7.1.1) emulated by passing each direction's retained sliding window to one-shot zlib as a dictionary.
 import { constants as bufferConstants } from 'node:buffer';
-import { constants as zlibConstants, deflateRawSync, inflateRawSync, type ZlibOptions } from 'node:zlib';
+import { constants as zlibConstants, inflateRawSync, type ZlibOptions } from 'node:zlib';
 import { ProtocolError } from '../errors.js';
 import { CloseCode, EMPTY } from '../protocol/constants.js';
 import { type DeflateParams, MIN_WINDOW_BITS, type ResolvedCompression } from './deflate-negotiation.js';
+import { DeflateSender, deflateMessage, SYNC_TAIL, sendWindowBits, slide } from './deflate-sender.js';
 
 export * from './deflate-negotiation.js';
 
@@ -32,20 +33,10 @@ export const RETAINED_BYTES_PER_CONNECTION = {
   none: 0,
 } as const;
 
-/** zlib rejects windowBits 8 for raw deflate, but never emits a distance above 2^w − 262, so 9 suits an 8-bit peer. */
-const MIN_DEFLATE_WINDOW_BITS = 9;
-/** The most history our compressor uses (see above): 8 KiB. */
-const MAX_DEFLATE_WINDOW_BITS = 13;
 /** The inflater accepts any window up to 2^15: the peer's window is bounded by the dictionary we keep for it. */
 const INFLATE_WINDOW_BITS = 15;
-/** §7.2.1: a sync flush ends with an empty stored block, 00 00 ff ff, which the sender strips and §7.2.2 restores. */
-const SYNC_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 export type DeflateRole = 'server' | 'client';
-
-function sendWindowBits(bits: number): number {
-  return Math.min(MAX_DEFLATE_WINDOW_BITS, Math.max(MIN_DEFLATE_WINDOW_BITS, bits));
-}
 
 /** Bytes one end retains for the given agreement: the memory figure above, per connection. */
 export function retainedWindowBytes(params: DeflateParams, role: DeflateRole): number {
@@ -55,46 +46,6 @@ export function retainedWindowBytes(params: DeflateParams, role: DeflateRole): n
   const send = role === 'server' ? server : client;
   const recv = role === 'server' ? client : server;
   return (send === 0 ? 0 : 1 << sendWindowBits(Math.log2(send))) + recv;
-}
-
-function deflate(data: Buffer, windowBits: number, cfg: ResolvedCompression, dictionary: Buffer): Buffer {
-  const options: ZlibOptions = {
-    finishFlush: zlibConstants.Z_SYNC_FLUSH,
-    windowBits: sendWindowBits(windowBits),
-    level: cfg.level,
-    memLevel: cfg.memLevel,
-  };
-  if (dictionary.length > 0) options.dictionary = dictionary;
-  const out = deflateRawSync(data, options);
-  // §7.2.1 step 2: remove the 4-octet tail. An empty message leaves the single byte 00 (§7.2.3.6).
-  const end = out.length - SYNC_TAIL.length;
-  if (end < 0 || !out.subarray(end).equals(SYNC_TAIL)) throw new Error('zlib output did not end with a sync flush');
-  return out.subarray(0, end);
-}
-
-/** The last `keep` bytes of `window` followed by `data`, in a buffer of its own (never a pooled slab or the caller's). */
-function slide(window: Buffer, data: Buffer, keep: number): Buffer {
-  // Once full, the window is reused in place (zlib copies a dictionary, so changing it later is safe): no 32 KiB
-  // allocation per message.
-  if (window.length === keep) {
-    if (data.length >= keep) {
-      data.copy(window, 0, data.length - keep);
-    } else {
-      window.copyWithin(0, data.length);
-      data.copy(window, keep - data.length);
-    }
-    return window;
-  }
-  if (data.length >= keep) {
-    const next = Buffer.allocUnsafeSlow(keep);
-    data.copy(next, 0, data.length - keep);
-    return next;
-  }
-  const fromOld = Math.min(window.length, keep - data.length);
-  const next = Buffer.allocUnsafeSlow(fromOld + data.length);
-  window.copy(next, 0, window.length - fromOld);
-  data.copy(next, fromOld);
-  return next;
 }
 
 /**
@@ -111,10 +62,11 @@ export class PerMessageDeflate {
   readonly sendWindowBits: number;
   /** True when our sending direction has no context takeover, so one `compressStateless` payload may be written to many peers. */
   readonly shareable: boolean;
+  /** Set when `shareable`: peers with the same key accept the same stateless payload (window bits, level, memLevel). */
+  readonly shareKey: string | null;
   readonly #cfg: ResolvedCompression;
-  readonly #sendKeep: number;
+  readonly #sender: DeflateSender;
   readonly #recvKeep: number;
-  #sendWindow: Buffer = EMPTY;
   #recvWindow: Buffer = EMPTY;
 
   constructor(params: DeflateParams, role: DeflateRole, cfg: ResolvedCompression) {
@@ -129,40 +81,56 @@ export class PerMessageDeflate {
     this.sendWindowBits = isServer ? params.serverMaxWindowBits : params.clientMaxWindowBits;
     const recvBits = isServer ? params.clientMaxWindowBits : params.serverMaxWindowBits;
     this.shareable = sendNoContext;
-    // zlib's window holds 2^windowBits of the dictionary; the peer's references reach at most 2^recvBits back.
-    this.#sendKeep = sendNoContext ? 0 : 1 << sendWindowBits(this.sendWindowBits);
+    this.shareKey = sendNoContext ? `${sendWindowBits(this.sendWindowBits)}/${cfg.level}/${cfg.memLevel}` : null;
+    this.#sender = new DeflateSender(this.sendWindowBits, !sendNoContext, cfg);
+    // The peer's references reach at most 2^recvBits back.
     this.#recvKeep = recvNoContext ? 0 : 1 << Math.max(MIN_WINDOW_BITS, recvBits);
   }
 
+  /** Whether a message of `length` bytes should be compressed; `explicit` is the sender's per-message choice. */
+  shouldCompress(length: number, explicit: boolean | undefined): boolean {
+    return explicit ?? length >= this.threshold;
+  }
+
   /**
-   * A payload without context, made with this connection's settings: the hub frames it once and writes it to every
-   * peer whose `shareable` is true and whose `sendWindowBits` is the same (it caches one payload per value).
+   * A payload without context, made with this connection's settings, to be written to every peer of the same
+   * `shareKey` (see PreparedMessage). Synchronous or on the threadpool, by size.
    */
-  compressStateless(data: Buffer): Buffer {
+  compressStateless(data: Buffer): Buffer | Promise<Buffer> {
     // With context takeover the peer would add this message to its window but we would not: later messages corrupt.
     if (!this.shareable) throw new TypeError('compressStateless() needs no context takeover on the sending side');
-    return deflate(data, this.sendWindowBits, this.#cfg, EMPTY);
+    return deflateMessage(data, this.sendWindowBits, this.#cfg, EMPTY);
   }
 
   /** Bytes currently held in the two windows (bounded by `retainedWindowBytes(params, role)`). */
   get retainedBytes(): number {
-    return this.#sendWindow.length + this.#recvWindow.length;
+    return this.#sender.retainedBytes + this.#recvWindow.length;
   }
 
   /**
-   * §7.2.1: the payload of a message to send with RSV1 set, sync-flush tail removed. With `commit` false the message
-   * does not enter the window yet: call `commitSent(data)` once it is certain to be written, since a compressed
-   * message the peer never receives must not be referred back to (§7.2.3).
+   * §7.2.1: the payload of a message to send with RSV1 set, sync-flush tail removed; a promise for a large message
+   * (compressed on the threadpool). With `commit` false the message does not enter the window yet: call
+   * `commitSent(data)` once it is certain to be written, since a compressed message the peer never receives must not
+   * be referred back to (§7.2.3).
    */
-  compress(data: Buffer, commit = true): Buffer {
-    const payload = deflate(data, this.sendWindowBits, this.#cfg, this.#sendWindow);
+  compress(data: Buffer, commit = true): Buffer | Promise<Buffer> {
+    const payload = this.#sender.compress(data);
     if (commit) this.commitSent(data);
     return payload;
   }
 
   /** Adds a message compressed with `compress(data, false)` to the sending window. */
   commitSent(data: Buffer): void {
-    if (this.#sendKeep > 0) this.#sendWindow = slide(this.#sendWindow, data, this.#sendKeep);
+    this.#sender.commit(data);
+  }
+
+  /** The next piece of a streamed message (see DeflateSender.streamChunk). */
+  compressPiece(piece: Buffer, last: boolean): Buffer | Promise<Buffer> {
+    return this.#sender.streamChunk(piece, last);
+  }
+
+  abortStream(): void {
+    this.#sender.abortStream();
   }
 
   /**

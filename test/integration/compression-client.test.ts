@@ -52,7 +52,7 @@ async function echoAll(conn: Connection, messages: Array<string | Buffer>): Prom
     });
     void conn.closed.then((info) => reject(new Error(`closed early: ${info.code} ${info.reason}`)));
   });
-  for (const m of messages) conn.queue(m);
+  for (const m of messages) conn.send(m);
   await within(done, 20_000, `${messages.length} echoes (got ${got.length})`);
   messages.forEach((m, i) => {
     const echo = got[i]!;

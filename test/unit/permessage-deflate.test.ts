@@ -163,7 +163,7 @@ describe('negotiateServer: Autobahn 13.x offers', () => {
   ];
   for (const offers of cases) {
     for (const cfg of [DEDICATED, SHARED]) {
-      it(`${JSON.stringify(offers)} in ${cfg.mode} mode`, () => {
+      it(`${JSON.stringify(offers)} in ${cfg.mode} mode`, async () => {
         const got = negotiateServer(offers.map(autobahnOffer).join(', '), cfg);
         assert.ok(got);
         const [noContext, bits] = offers[0] ?? [false, 0];
@@ -181,7 +181,7 @@ describe('negotiateServer: Autobahn 13.x offers', () => {
           }),
         );
         // The peer reads the same response; traffic then flows both ways.
-        roundTrip(got.params, cfg, AUTOBAHN_TRAFFIC);
+        await roundTrip(got.params, cfg, AUTOBAHN_TRAFFIC);
       });
     }
   }
@@ -345,18 +345,18 @@ describe('clientOffer and acceptServerResponse', () => {
     });
   }
 
-  it('keeps the offered client window when the server does not repeat it', () => {
+  it('keeps the offered client window when the server does not repeat it', async () => {
     assert.equal(acceptServerResponse('permessage-deflate', cfgOf({ clientMaxWindowBits: 9 })).clientMaxWindowBits, 9);
   });
 });
 
 /** Sends every message server→client and client→server over in-memory PerMessageDeflate pairs. */
-function roundTrip(p: DeflateParams, cfg: ResolvedCompression, messages: Buffer[]): void {
+async function roundTrip(p: DeflateParams, cfg: ResolvedCompression, messages: Buffer[]): Promise<void> {
   const server = new PerMessageDeflate(p, 'server', cfg);
   const client = new PerMessageDeflate(p, 'client', cfg);
   for (const msg of messages) {
-    assert.deepEqual(client.decompress(server.compress(msg), 1 << 20), msg);
-    assert.deepEqual(server.decompress(client.compress(msg), 1 << 20), msg);
+    assert.deepEqual(client.decompress(await server.compress(msg), 1 << 20), msg);
+    assert.deepEqual(server.decompress(await client.compress(msg), 1 << 20), msg);
   }
   assert.ok(server.retainedBytes <= retainedWindowBytes(p, 'server'));
   assert.ok(client.retainedBytes <= retainedWindowBytes(p, 'client'));
@@ -375,49 +375,50 @@ describe('PerMessageDeflate round trips (Autobahn 12.x/13.x)', () => {
     }
   }
 
-  it('context takeover shrinks a repeated message; no context takeover does not', () => {
+  it('context takeover shrinks a repeated message; no context takeover does not', async () => {
     const msg = text(1000, prng(1));
     for (const noContext of [false, true]) {
       const pmd = new PerMessageDeflate(params({ serverNoContextTakeover: noContext }), 'server', DEDICATED);
-      const first = pmd.compress(msg).length;
-      const second = pmd.compress(msg).length;
+      const first = (await pmd.compress(msg)).length;
+      const second = (await pmd.compress(msg)).length;
       if (noContext) assert.equal(second, first);
       else assert.ok(second < 16, `repeat compressed to ${second} bytes`);
     }
   });
 
-  it('an empty message compresses to 00 and inflates to empty, with and without a window', () => {
+  it('an empty message compresses to 00 and inflates to empty, with and without a window', async () => {
     const pmd = new PerMessageDeflate(params(), 'server', DEDICATED);
     const peer = new PerMessageDeflate(params(), 'client', DEDICATED);
-    assert.deepEqual(pmd.compress(Buffer.alloc(0)), Buffer.from([0]));
+    assert.deepEqual(await pmd.compress(Buffer.alloc(0)), Buffer.from([0]));
     assert.deepEqual(peer.decompress(Buffer.from([0]), 0), Buffer.alloc(0));
     assert.deepEqual(peer.decompress(Buffer.alloc(0), 0), Buffer.alloc(0));
-    peer.decompress(pmd.compress(Buffer.from('hello hello hello')), 100);
-    assert.deepEqual(peer.decompress(pmd.compress(Buffer.alloc(0)), 0), Buffer.alloc(0));
-    assert.equal(peer.decompress(pmd.compress(Buffer.from('hello')), 100).toString(), 'hello');
+    peer.decompress(await pmd.compress(Buffer.from('hello hello hello')), 100);
+    assert.deepEqual(peer.decompress(await pmd.compress(Buffer.alloc(0)), 0), Buffer.alloc(0));
+    assert.equal(peer.decompress(await pmd.compress(Buffer.from('hello')), 100).toString(), 'hello');
   });
 
-  it('a caller reusing its buffer after compress() does not corrupt the window', () => {
+  it('a caller reusing its buffer after compress() does not corrupt the window', async () => {
     const server = new PerMessageDeflate(params(), 'server', DEDICATED);
     const client = new PerMessageDeflate(params(), 'client', DEDICATED);
     const buf = Buffer.from('abcdefghijklmnopqrstuvwxyz'.repeat(4));
     const copy = Buffer.from(buf);
-    assert.deepEqual(client.decompress(server.compress(buf), 1000), copy);
+    assert.deepEqual(client.decompress(await server.compress(buf), 1000), copy);
     buf.fill(0x41);
-    assert.deepEqual(client.decompress(server.compress(copy), 1000), copy);
+    assert.deepEqual(client.decompress(await server.compress(copy), 1000), copy);
   });
 
-  it('a message is accepted at exactly maxSize and refused one byte over', () => {
+  it('a message is accepted at exactly maxSize and refused one byte over', async () => {
     const msg = binary(5000, prng(5));
-    const payload = new PerMessageDeflate(params(), 'server', DEDICATED).compress(msg);
+    const payload = await new PerMessageDeflate(params(), 'server', DEDICATED).compress(msg);
     assert.equal(new PerMessageDeflate(params(), 'client', DEDICATED).decompress(payload, 5000).length, 5000);
     const peer = new PerMessageDeflate(params(), 'client', DEDICATED);
     expectProtocolError(() => peer.decompress(payload, 4999), CloseCode.MessageTooBig);
     const shared = new PerMessageDeflate(params({ serverNoContextTakeover: true }), 'server', DEDICATED);
-    expectProtocolError(() => peer.decompress(shared.compressStateless(Buffer.from('a')), 0), CloseCode.MessageTooBig);
+    const one = await shared.compressStateless(Buffer.from('a'));
+    expectProtocolError(() => peer.decompress(one, 0), CloseCode.MessageTooBig);
   });
 
-  it('retains the documented number of bytes per connection', () => {
+  it('retains the documented number of bytes per connection', async () => {
     const big = binary(100_000, prng(7));
     for (const [mode, p] of [
       ['dedicated', params()],
@@ -426,8 +427,8 @@ describe('PerMessageDeflate round trips (Autobahn 12.x/13.x)', () => {
     ] as const) {
       const server = new PerMessageDeflate(p, 'server', DEDICATED);
       const client = new PerMessageDeflate(p, 'client', DEDICATED);
-      client.decompress(server.compress(big), 1 << 20);
-      server.decompress(client.compress(big), 1 << 20);
+      client.decompress(await server.compress(big), 1 << 20);
+      server.decompress(await client.compress(big), 1 << 20);
       assert.equal(server.retainedBytes, RETAINED_BYTES_PER_CONNECTION[mode], mode);
       assert.equal(retainedWindowBytes(p, 'server'), RETAINED_BYTES_PER_CONNECTION[mode], mode);
     }
@@ -472,7 +473,7 @@ describe('interop with zlib streams (real context takeover), 60+ messages each w
           const peerInflate = streamPeer(zlib.createInflateRaw({ windowBits: bits, chunkSize: 64 }));
           let peerDeflate = streamPeer(zlib.createDeflateRaw({ windowBits: Math.max(9, bits) }));
           for (const msg of messages) {
-            const payload = ours.compress(msg);
+            const payload = await ours.compress(msg);
             assert.deepEqual(await peerInflate(Buffer.concat([payload, TAIL])), msg);
             if (!takeover) peerDeflate = streamPeer(zlib.createDeflateRaw({ windowBits: Math.max(9, bits) }));
             const fromPeer = await peerDeflate(msg);
@@ -487,27 +488,27 @@ describe('interop with zlib streams (real context takeover), 60+ messages each w
   it('a window-15 payload is rejected by the strict 8-bit peer (the check above has teeth)', async () => {
     const pattern = binary(400, prng(3));
     const msg = Buffer.concat([pattern, pattern, pattern]);
-    const wide = new PerMessageDeflate(params(), 'server', DEDICATED).compress(msg);
+    const wide = await new PerMessageDeflate(params(), 'server', DEDICATED).compress(msg);
     const peer = streamPeer(zlib.createInflateRaw({ windowBits: 8, chunkSize: 64 }));
     await assert.rejects(peer(Buffer.concat([wide, TAIL])), /too far back/);
   });
 });
 
 /** One payload made without context by a shareable server connection with `bits` of window (the hub's path). */
-function compressShared(data: Buffer, cfg: ResolvedCompression, bits = cfg.serverMaxWindowBits): Buffer {
+async function compressShared(data: Buffer, cfg: ResolvedCompression, bits = cfg.serverMaxWindowBits): Promise<Buffer> {
   const server = new PerMessageDeflate(
     params({ serverNoContextTakeover: true, serverMaxWindowBits: bits }),
     'server',
     cfg,
   );
-  return server.compressStateless(data);
+  return await server.compressStateless(data);
 }
 
 describe('compressStateless', () => {
   it('is readable by any no-context peer, including a strict 8-bit one', async () => {
     const msg = text(3000, prng(11));
     const cfg8 = cfgOf({ mode: 'shared', serverMaxWindowBits: 8 });
-    const shared = compressShared(msg, cfg8);
+    const shared = await compressShared(msg, cfg8);
     assert.deepEqual(
       await streamPeer(zlib.createInflateRaw({ windowBits: 8, chunkSize: 64 }))(Buffer.concat([shared, TAIL])),
       msg,
@@ -518,7 +519,7 @@ describe('compressStateless', () => {
         'client',
         SHARED,
       );
-      assert.deepEqual(client.decompress(compressShared(msg, SHARED), 1 << 20), msg);
+      assert.deepEqual(client.decompress(await compressShared(msg, SHARED), 1 << 20), msg);
       assert.deepEqual(client.decompress(shared, 1 << 20), msg);
     }
     const server = new PerMessageDeflate(
@@ -528,16 +529,16 @@ describe('compressStateless', () => {
     );
     assert.equal(server.shareable, true);
     assert.equal(server.sendWindowBits, 9);
-    assert.deepEqual(server.compress(msg), compressShared(msg, SHARED, 9));
-    assert.deepEqual(server.compressStateless(msg), compressShared(msg, SHARED, 9));
+    assert.deepEqual(await server.compress(msg), await compressShared(msg, SHARED, 9));
+    assert.deepEqual(await server.compressStateless(msg), await compressShared(msg, SHARED, 9));
     // On a context-takeover connection it would desynchronise the two windows, so it refuses.
     assert.throws(() => new PerMessageDeflate(params(), 'server', DEDICATED).compressStateless(msg), TypeError);
   });
 });
 
 describe('limits and corrupt input', () => {
-  it('a ~1 KiB payload that inflates past 1 MiB throws 1009', () => {
-    const bomb = compressShared(Buffer.alloc((1 << 20) + 64 * 1024), cfgOf({ level: 9 }));
+  it('a ~1 KiB payload that inflates past 1 MiB throws 1009', async () => {
+    const bomb = await compressShared(Buffer.alloc((1 << 20) + 64 * 1024), cfgOf({ level: 9 }));
     assert.ok(bomb.length < 1200, `bomb is ${bomb.length} bytes`);
     const peer = new PerMessageDeflate(params(), 'client', DEDICATED);
     expectProtocolError(() => peer.decompress(bomb, 1 << 20), CloseCode.MessageTooBig);
@@ -577,11 +578,11 @@ describe('limits and corrupt input', () => {
     assert.ok(corrupt > 100);
   });
 
-  it('a reference into a window the receiver does not have throws 1007', () => {
+  it('a reference into a window the receiver does not have throws 1007', async () => {
     const msg = text(2000, prng(17));
     const sender = new PerMessageDeflate(params(), 'client', DEDICATED);
-    sender.compress(msg);
-    const payload = sender.compress(msg);
+    await sender.compress(msg);
+    const payload = await sender.compress(msg);
     const fresh = new PerMessageDeflate(params(), 'server', DEDICATED);
     expectProtocolError(() => fresh.decompress(payload, 1 << 20), CloseCode.InvalidPayload);
   });
