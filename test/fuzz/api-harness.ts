@@ -279,6 +279,18 @@ export async function runApiCase(input: ApiInput): Promise<void> {
       return s;
     };
     const queued = new Set<number>();
+    const statsOf = (s: Side): Stats => (s === 'server' ? wss.stats : clientStats);
+    /**
+     * Whether a send was queued: send() also says false above the high-water mark, so this asks whether the
+     * connection was open and the slow-consumer policy left the message alone.
+     */
+    const admitted = (from: Side, send: () => boolean): boolean => {
+      const st = statsOf(from);
+      const before = st.dropped + st.evicted;
+      const open = peers[from].conn.readyState === 1;
+      send();
+      return open && st.dropped + st.evicted === before;
+    };
     /** Closing while the other side is paused may legitimately end in the close timer: its traffic may be lost. */
     const closeWhilePaused = (from: Side): void => {
       if (peers[other(from)].pauses > 0) peers[other(from)].lossyIn.push('closed while the reader was paused');
@@ -291,10 +303,12 @@ export async function runApiCase(input: ApiInput): Promise<void> {
           const s = seq;
           const data = payload(s, a.size, a.binary);
           record(a.side, a.binary, data);
-          const ok = peers[a.side].conn.queue(a.binary ? data : data.toString(), {
-            binary: a.binary,
-            ...(a.compress !== null ? { compress: a.compress } : {}),
-          });
+          const ok = admitted(a.side, () =>
+            peers[a.side].conn.send(a.binary ? data : data.toString(), {
+              binary: a.binary,
+              ...(a.compress !== null ? { compress: a.compress } : {}),
+            }),
+          );
           if (ok) queued.add(s);
           break;
         }
@@ -360,7 +374,9 @@ export async function runApiCase(input: ApiInput): Promise<void> {
           const s = seq;
           const data = payload(s, a.size, a.binary);
           record('server', a.binary, data);
-          if (hub.publish(TOPICS[a.topic]!, a.binary ? data : data.toString()) > 0) queued.add(s);
+          const subscribed = hub.topicsOf(serverConn).includes(TOPICS[a.topic]!);
+          const ok = admitted('server', () => hub.publish(TOPICS[a.topic]!, a.binary ? data : data.toString()) >= 0);
+          if (ok && subscribed) queued.add(s);
           break;
         }
         case 'serverClose':
@@ -390,7 +406,7 @@ export async function runApiCase(input: ApiInput): Promise<void> {
     for (const t of TOPICS) if (hub.subscribers(t) !== 0) throw new Error(`the hub still holds a closed peer on ${t}`);
     await hub.close();
     if (wss.clients.size !== 0) throw new Error(`wss.clients still has ${wss.clients.size} after close`);
-    if (serverConn.queue('late') || clientConn.queue('late')) throw new Error('a closed connection queued a message');
+    if (serverConn.send('late') || clientConn.send('late')) throw new Error('a closed connection accepted a message');
 
     // Losses the case itself caused: slow-consumer evictions, heartbeat kills, failed handlers.
     const evicted = wss.stats.evicted + clientStats.evicted + wss.stats.heartbeatKills;

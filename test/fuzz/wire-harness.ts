@@ -311,7 +311,7 @@ export async function runWireCase(input: WireInput): Promise<void> {
   let failure: unknown = null;
   try {
     ep = await (cfg.role === 'server' ? serverEndpoint(cfg) : clientEndpoint(cfg));
-    if ((ep.conn.deflate !== null) !== (cfg.deflate !== null) || (cfg.deflate && ep.peerContextTakeover !== carry)) {
+    if ((ep.conn.extensions !== '') !== (cfg.deflate !== null) || (cfg.deflate && ep.peerContextTakeover !== carry)) {
       throw new Error(`negotiated "${ep.conn.extensions}", not what the case asked for`);
     }
     const got = await drive(ep, wire, bytes);
