@@ -349,7 +349,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Both close frames have crossed: §7.1.1 has the server close TCP first; the client waits for it, bounded. */
   #finishCloseHandshake(): void {
-    if (this.role === 'server') this.#socket.end();
+    if (this.role === 'server') this.#out.endAfterClose();
     this.#armCloseTimer();
   }
 

@@ -80,3 +80,36 @@ describe("a 'close' listener that throws or rejects does not keep the listeners 
     );
   });
 });
+
+describe('a close from the peer while our close waits behind a message being compressed', () => {
+  // api fuzzer, seed 1621854316, path 274:1:1:1:1:1:2:1:5:2:6:2:4:2:2:2:3:3 ('shared', a 64 KiB text, then both sides
+  // close): the server ended TCP on the client's close frame before its own message and close frame were written.
+  for (const first of ['server', 'client'] as const) {
+    it(`the message and our close frame still go out before TCP closes (${first} closes first)`, async (t) => {
+      const { wss, port } = await (async () => {
+        const s = new WebSocketServer({ heartbeat: false, compression: 'shared', closeTimeout: 300 });
+        const a = await s.listen(0);
+        t.after(() => s.close());
+        return { wss: s, port: a.port };
+      })();
+      const accepted = once(wss, 'connection');
+      const client = await connect(`ws://127.0.0.1:${port}/`, { compression: 'shared', closeTimeout: 300 });
+      const [server] = (await accepted) as [Connection];
+      const got: number[] = [];
+      client.on('message', (m) => got.push(m.data.length));
+      // Large enough to be compressed off the main thread, so the close frame waits for it.
+      server.send('x'.repeat(65_537));
+      if (first === 'server') {
+        void server.close(1000);
+        void client.close(1000);
+      } else {
+        void client.close(1000);
+        void server.close(1000);
+      }
+      const [s, c] = await deadline(Promise.all([server.closed, client.closed]), 2_000, 'both sides to close');
+      assert.deepEqual(got, [65_537], 'the message sent before close() was delivered');
+      assert.deepEqual(c, { code: 1000, reason: '', wasClean: true }, "the client received the server's close frame");
+      assert.equal(s.wasClean, true);
+    });
+  }
+});
