@@ -215,6 +215,15 @@ function walk(bytes: Buffer, cfg: OracleConfig, s: State, emit: Emit, branches: 
       return;
     }
     if (nonMinimal) fork((c) => emit(c, { kind: 'fail', code: 1002 }, headerEnd));
+    // A compressed message longer on the wire than the limit is practically never a valid small one (deflate adds
+    // ~5 bytes per 16 KiB at worst): failing it at its header is a reasonable policy, not a requirement.
+    if (
+      !control &&
+      (startsMessage ? rsv1 : s.compressed) &&
+      (startsMessage ? 0 : s.declaredBytes) + length > cfg.maxMessageSize
+    ) {
+      fork((c) => emit(c, { kind: 'fail', code: 1009 }, headerEnd));
+    }
 
     const available = Math.min(length, bytes.length - headerEnd);
     const payload = Buffer.from(bytes.subarray(headerEnd, headerEnd + available));
