@@ -159,7 +159,8 @@ interface Peer {
   conn: Connection;
   /** Messages in arrival order per channel: 'message' events, then streamed readers. */
   events: Message[];
-  streamed: Message[];
+  /** In the order of the claims; null: a reader that did not get its message whole. */
+  streamed: Array<Message | null>;
   readers: Promise<void>[];
   pauses: number;
   /** A writer holds the channel (not yet 'close'd). */
@@ -203,6 +204,10 @@ function expectedThrow(err: unknown): void {
 function readInto(peer: Peer, consume: 'all' | 'destroy'): void {
   const p = peer.conn.nextReader().then(
     async (reader: MessageReader) => {
+      // Readers are handed messages in order, but a short one may finish reading before a long one claimed earlier:
+      // the slot keeps the order of the claims.
+      const slot = peer.streamed.length;
+      peer.streamed.push(null);
       const parts: Buffer[] = [];
       reader.on('error', () => {});
       if (consume === 'destroy') {
@@ -213,7 +218,7 @@ function readInto(peer: Peer, consume: 'all' | 'destroy'): void {
       for await (const chunk of reader) parts.push(chunk as Buffer);
       if (reader.readableAborted) return;
       const data = Buffer.concat(parts);
-      peer.streamed.push(reader.type === 'text' ? { type: 'text', data: data.toString() } : { type: 'binary', data });
+      peer.streamed[slot] = reader.type === 'text' ? { type: 'text', data: data.toString() } : { type: 'binary', data };
     },
     (err: unknown) => expectedThrow(err),
   );
@@ -453,7 +458,13 @@ export async function runApiCase(input: ApiInput): Promise<void> {
         }
         return seqs;
       };
-      const got = [...check(p.events, 'message events'), ...check(p.streamed, 'readers')].sort((a, b) => a - b);
+      const got = [
+        ...check(p.events, 'message events'),
+        ...check(
+          p.streamed.filter((m): m is Message => m !== null),
+          'readers',
+        ),
+      ].sort((a, b) => a - b);
       if (new Set(got).size !== got.length) throw new Error(`${to} got a message twice`);
       if (p.lossyIn.length === 0 && got.length !== expected.length) {
         const missing = expected.filter((s) => !got.includes(s));

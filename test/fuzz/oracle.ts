@@ -10,11 +10,18 @@ export interface OracleConfig {
   deflate: { peerContextTakeover: boolean } | null;
   maxMessageSize: number;
   maxFragments: number;
+  /**
+   * The peer's compressed bytes were tampered with (flipped bytes): damaged deflate data may still inflate, and then
+   * to content that depends on how the receiver frames the stream (per message with a dictionary, or one continuous
+   * stream), so compressed messages are only checked for their type, and each may also end in 1007 or 1009.
+   */
+  tamperedDeflate?: boolean;
 }
 
 export interface ExpectedMessage {
   type: 'text' | 'binary';
-  data: Buffer;
+  /** null: any content (see tamperedDeflate). */
+  data: Buffer | null;
 }
 
 export type Ending =
@@ -265,6 +272,16 @@ function walk(bytes: Buffer, cfg: OracleConfig, s: State, emit: Emit, branches: 
       }
       const r = referenceInflate(s, [...s.parts, TAIL], cfg);
       s.inMessage = false;
+      if (cfg.tamperedDeflate) {
+        fork((c) => emit(c, { kind: 'fail', code: 1007 }, here));
+        fork((c) => emit(c, { kind: 'fail', code: 1009 }, here));
+        if (cfg.deflate?.peerContextTakeover && r.kind === 'ok') {
+          s.stream.push(...s.parts, TAIL);
+          s.streamOut += r.data.length;
+        }
+        s.messages.push({ type: s.type, data: null });
+        continue;
+      }
       if (r.kind === 'corrupt') return emit(s, { kind: 'fail', code: 1007 }, here);
       if (r.kind === 'too-big') return emit(s, { kind: 'fail', code: 1009 }, here);
       if (s.type === 'text' && !utf8Valid(r.data)) return emit(s, { kind: 'fail', code: 1007 }, here);
@@ -311,8 +328,9 @@ export function describeEnding(e: Ending): string {
 }
 
 function outcomeKey(o: Outcome): string {
-  const msgs = o.messages.map((m) => `${m.type}:${m.data.toString('hex')}`).join(',');
+  // Counts first: an empty message or pong would otherwise vanish from a joined key.
+  const msgs = o.messages.map((m) => `${m.type}:${m.data?.toString('hex') ?? '*'}`).join(',');
   const pongs = o.pongs.map((p) => p.toString('hex')).join(',');
   const ending = o.ending.kind === 'close' ? `close:${o.ending.code}:${o.ending.reason}` : describeEnding(o.ending);
-  return `${msgs}|${pongs}|${ending}`;
+  return `${o.messages.length}:${msgs}|${o.pongs.length}:${pongs}|${ending}`;
 }

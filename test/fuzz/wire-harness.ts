@@ -211,7 +211,7 @@ async function drive(ep: Endpoint, c: WireCase, bytes: Buffer): Promise<Observed
 
 function sameBytes(m: Message, e: Outcome['messages'][number]): boolean {
   if (m.type !== e.type) return false;
-  return (m.type === 'text' ? Buffer.from(m.data) : m.data).equals(e.data);
+  return e.data === null || (m.type === 'text' ? Buffer.from(m.data) : m.data).equals(e.data);
 }
 
 function closeCodeOf(f: ServerFrame): number | null {
@@ -304,6 +304,10 @@ export async function runWireCase(input: WireInput): Promise<void> {
     deflate: cfg.deflate ? { peerContextTakeover: carry } : null,
     maxMessageSize: cfg.maxMessageSize,
     maxFragments: cfg.maxFragments,
+    tamperedDeflate:
+      cfg.deflate !== null &&
+      (wire.byteMutations.length > 0 ||
+        wire.items.some((i) => i.kind === 'message' && i.compress && i.corrupt !== null)),
   });
   const baseline = resources();
   const watch = new CaseWatch();
