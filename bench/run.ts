@@ -20,6 +20,7 @@ import {
 } from './lib/render.js';
 import { median, readProcRss } from './lib/stats.js';
 import { main as redisBroadcast } from './redis-broadcast.js';
+import { main as soak } from './soak.js';
 import { updateReadme } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -398,6 +399,16 @@ async function crossNodeRun(quick: boolean, only: string[] | undefined): Promise
   return redisBroadcast(['--clients', quick ? '100' : '200', '--messages', quick ? '500' : '2000']);
 }
 
+// ---- soak ---------------------------------------------------------------------------------------------------------
+
+/** Runs bench/soak.ts (the demo server under churn and broadcast load) when selected; it writes its own report. */
+async function soakRun(quick: boolean, only: string[] | undefined): Promise<void> {
+  if (only && !only.includes('soak')) return;
+  const result = await soak(['--seconds', quick ? '30' : '180', '--connections', quick ? '1000' : '3000']);
+  if (result.errors.length > 0)
+    process.stdout.write(`  soak: ${result.errors.length} error(s), see bench/results/soak-*.md\n`);
+}
+
 // ---- main --------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -472,6 +483,7 @@ async function main(): Promise<void> {
   }
 
   const crossNode = await crossNodeRun(quick, only);
+  await soakRun(quick, only);
   const profiles = values.profile ? await profile(all, join(RESULTS, 'profiles')) : [];
   const finishedAt = new Date();
   conditions.push(
