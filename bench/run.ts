@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Job, JobReply, Metrics } from './loadgen.js';
+import { listeningPort } from './lib/listening.js';
 import { summarizeProfile } from './lib/profile.js';
 import {
   type BenchResults,
@@ -217,22 +218,7 @@ async function startServer(name: ServerName, compression: string, nodeFlags: str
   const [cmd, ...args] = wrap(SERVER_CORE, [process.execPath, ...nodeFlags, ...script]);
   const proc = spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(proc);
-  const port = await new Promise<number>((resolvePort, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not start in 10 s: ${out}`)), 10_000);
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolvePort(Number(m[1]));
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code}: ${out}`));
-    });
-  });
+  const port = await listeningPort(proc, name);
   proc.stdout!.resume();
   return { proc, pid: proc.pid!, port };
 }

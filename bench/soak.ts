@@ -9,6 +9,7 @@ import { get } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { listeningPort } from './lib/listening.js';
 import { readProcRss } from './lib/stats.js';
 import { clientFrame, clientPayloadOffset, OP_CLOSE, OP_TEXT, patchSeq, RawConn, upgradeRequest } from './lib/wire.js';
 
@@ -75,22 +76,7 @@ async function startServer(errors: string[]): Promise<{ proc: ChildProcess; port
   proc.stderr!.on('data', (c: Buffer) => {
     for (const line of c.toString().split('\n')) if (line.trim()) errors.push(`server stderr: ${line.trim()}`);
   });
-  const port = await new Promise<number>((resolvePort, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`the demo server did not start in 10 s: ${out}`)), 10_000);
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolvePort(Number(m[1]));
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the demo server exited with ${code}: ${out}`));
-    });
-  });
+  const port = await listeningPort(proc, 'the demo server');
   proc.stdout!.resume();
   return { proc, port };
 }

@@ -12,9 +12,9 @@ import { WebSocketError } from '../../src/errors.js';
 import { Hub } from '../../src/hub.js';
 import { WebSocketServer } from '../../src/server.js';
 import { Stats } from '../../src/stats.js';
-import { CaseWatch, checkReport, deadline, resources, resourcesReleased } from './watch.js';
+import { CaseWatch, checkReport, deadline, FUZZ_TIMERS, resources, resourcesReleased } from './watch.js';
 
-const CLOSE_TIMEOUT = 300;
+const CLOSE_TIMEOUT = FUZZ_TIMERS.closeTimeout;
 const HOSTILE = 'hostile listener';
 const TOPICS = ['a', 'b'] as const;
 
@@ -239,9 +239,7 @@ export async function runApiCase(input: ApiInput): Promise<void> {
     : { highWaterMark: 256 * 1024, maxBufferedBytes: 2 * 1024 * 1024 };
   const wss = new WebSocketServer({
     heartbeat: input.heartbeat ? { interval: 5_000, timeout: 5_000 } : false,
-    closeTimeout: CLOSE_TIMEOUT,
-    shutdownTimeout: CLOSE_TIMEOUT,
-    handshakeTimeout: 1_000,
+    ...FUZZ_TIMERS,
     compression: input.compression,
     onSlowConsumer: input.onSlowConsumer,
     ...limits,

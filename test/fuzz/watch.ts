@@ -9,6 +9,9 @@ import { readFileSync } from 'node:fs';
  * often late by 200+ ms for want of a core, with the process doing nothing; wall lag is reported beside it.
  */
 export const STALL_MS = 200;
+
+/** Short timers for every endpoint a fuzz case opens, so each case ends (or fails its deadline) fast. */
+export const FUZZ_TIMERS = { closeTimeout: 300, shutdownTimeout: 300, handshakeTimeout: 1_000 } as const;
 const TICK_MS = 10;
 const TASK_STAT = `/proc/self/task/${process.pid}/stat`;
 const TICK_SECONDS = 100; // CLK_TCK on Linux

@@ -10,11 +10,11 @@ import { WebSocketServer } from '../../src/server.js';
 import { RawPeer as RawClient, type ServerFrame } from '../helpers/raw-peer.js';
 import { type RawPeer as RawServerPeer, RawServer } from '../helpers/raw-server.js';
 import { describeEnding, expectedOutcomes, type Outcome } from './oracle.js';
-import { CaseWatch, checkReport, deadline, resources, resourcesReleased } from './watch.js';
+import { CaseWatch, checkReport, deadline, FUZZ_TIMERS, resources, resourcesReleased } from './watch.js';
 import { buildBytes, type WireCase, wireCaseArb, writes } from './wire-cases.js';
 
 /** Short timers make every case end fast; `closed` must settle within this after the last byte (plus slack). */
-export const CLOSE_TIMEOUT = 300;
+export const CLOSE_TIMEOUT = FUZZ_TIMERS.closeTimeout;
 const SETTLE_MS = CLOSE_TIMEOUT + 2_000;
 /** A failure must be answered this soon after the bytes that cause it (a bomb included). */
 const PROMPT_MS = 1_000;
@@ -75,9 +75,7 @@ function offer(cfg: WireConfig): string {
 async function serverEndpoint(cfg: WireConfig): Promise<Endpoint> {
   const wss = new WebSocketServer({
     heartbeat: cfg.heartbeat ? { interval: 1_000, timeout: 1_000 } : false,
-    closeTimeout: CLOSE_TIMEOUT,
-    shutdownTimeout: CLOSE_TIMEOUT,
-    handshakeTimeout: 1_000,
+    ...FUZZ_TIMERS,
     maxMessageSize: cfg.maxMessageSize,
     maxFragments: cfg.maxFragments,
     compression: cfg.deflate?.mode ?? false,
