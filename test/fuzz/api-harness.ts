@@ -304,6 +304,8 @@ export async function runApiCase(input: ApiInput): Promise<void> {
       // send-queue.ts: a close() while a writer holds the channel goes at once and drops the sends held behind it,
       // even when the writer was already ending (reported to the lead; see the report of this branch).
       if (peers[from].writing) peers[other(from)].lossyIn.push('closed while a writer held the channel');
+      // Once the peer's close arrives, a writer that has not finished is abandoned (RFC 6455 §5.5.1 allows it).
+      if (peers[other(from)].writing) peers[from].lossyIn.push('closed by the peer while its writer was open');
     };
 
     for (const a of input.actions) {
