@@ -36,6 +36,10 @@ export interface SoakSample {
   rssMiB: number;
   serverFds: number;
   clients: number;
+  /** Clients whose 101 arrived (the rest are still connecting or waiting for an answer). */
+  upgraded: number;
+  /** Clients whose TCP connect has not completed (SYN not yet accepted: the server's backlog is full). */
+  connecting: number;
   slow: number;
   churned: number;
   deliveriesPerSec: number;
@@ -105,6 +109,7 @@ interface Client {
   slowUntil: number;
   /** The soak ended it on purpose (so a failed handshake is no error). */
   ended: boolean;
+  upgraded: boolean;
 }
 
 export async function runSoak(options: SoakOptions): Promise<SoakResult> {
@@ -123,6 +128,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   let deliveries = 0;
   let echoes = 0;
   let handshakeFailures = 0;
+  const failureReasons = new Map<string, number>();
   const clients = new Set<Client>();
   const broadcastReq = upgradeRequest(port, '/broadcast');
   const echoReq = upgradeRequest(port, '/echo');
@@ -143,12 +149,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       echo,
       slowUntil: 0,
       ended: false,
+      upgraded: false,
     };
     clients.add(client);
     client.conn.socket.once('close', () => clients.delete(client));
-    client.conn.opened.catch(() => {
+    client.conn.opened.then(
+      () => {
+        client.upgraded = true;
+      },
+      () => {},
+    );
+    client.conn.opened.catch((err: unknown) => {
       // Churn ends some connections before their 101 arrives; only a refusal or a reset of a live one counts.
-      if (!stopping && !client.ended) handshakeFailures++;
+      if (stopping || client.ended) return;
+      handshakeFailures++;
+      const why = err instanceof Error ? err.message : String(err);
+      failureReasons.set(why, (failureReasons.get(why) ?? 0) + 1);
     });
     return client;
   };
@@ -196,7 +212,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     Math.max(1, Math.round((1000 * PUBLISHERS) / options.rate)),
   );
   const echoTimer = setInterval(() => {
-    for (const c of clients) if (c.echo && c.slowUntil === 0 && !c.conn.socket.destroyed) c.conn.write(echoFrame);
+    // Only after the 101: a frame written before the request reached the socket would come first (a 400).
+    for (const c of clients)
+      if (c.echo && c.upgraded && c.slowUntil === 0 && !c.conn.socket.destroyed) c.conn.write(echoFrame);
   }, 1_000);
   const churnTimer = setInterval(() => {
     const now = performance.now();
@@ -211,6 +229,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     for (let i = 0; i < n; i++) {
       const c = all[Math.floor(Math.random() * all.length)]!;
       if (publishers.includes(c) || c.slowUntil !== 0 || c.conn.socket.destroyed) continue;
+      if (!c.upgraded) {
+        // Still connecting or waiting for its 101: only a reset makes sense.
+        end(c, 'rst');
+        continue;
+      }
       const r = Math.random();
       const mode =
         r < 0.35 ? 'close' : r < 0.7 ? 'rst' : r < 0.9 || slow >= options.connections * SLOW_SHARE ? 'half' : 'slow';
@@ -231,6 +254,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
       rssMiB: Math.round((readProcRss(pid) / 2 ** 20) * 10) / 10,
       serverFds: countFds(pid),
       clients: clients.size,
+      upgraded: [...clients].filter((c) => c.upgraded).length,
+      connecting: [...clients].filter((c) => c.conn.socket.connecting).length,
       slow: [...clients].filter((c) => c.slowUntil !== 0).length,
       churned: churn.close + churn.rst + churn.half + churn.slow,
       deliveriesPerSec: Math.round((deliveries - lastDeliveries) / (SAMPLE_MS / 1000)),
@@ -239,7 +264,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     lastDeliveries = deliveries;
     samples.push(sample);
     process.stdout.write(
-      `  t=${sample.t}s rss=${sample.rssMiB} MiB fds=${sample.serverFds} clients=${sample.clients} slow=${sample.slow} churned=${sample.churned} deliveries/s=${sample.deliveriesPerSec}\n`,
+      `  t=${sample.t}s rss=${sample.rssMiB} MiB fds=${sample.serverFds} clients=${sample.clients} upgraded=${sample.upgraded} connecting=${sample.connecting} slow=${sample.slow} churned=${sample.churned} deliveries/s=${sample.deliveriesPerSec}\n`,
     );
   }
 
@@ -288,7 +313,10 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   for (const [endpoint, n] of Object.entries(connectionsOpen)) {
     if (n > 0) errors.push(`${n} connection(s) still open on ${endpoint} after every client left`);
   }
-  if (handshakeFailures > 0) errors.push(`${handshakeFailures} handshake(s) refused or reset by the server`);
+  if (handshakeFailures > 0) {
+    const why = [...failureReasons].map(([k, v]) => `${v} × ${k}`).join('; ');
+    errors.push(`${handshakeFailures} handshake(s) failed: ${why}`);
+  }
   if (exitCode !== 0) errors.push(`the demo server exited with ${exitCode} on SIGINT`);
   return {
     options,
@@ -305,9 +333,22 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
 /** Writes the RSS curve (CSV) and a summary (markdown) under bench/results; returns the summary. */
 export function writeSoakReport(r: SoakResult, date = new Date().toISOString().slice(0, 10)): string {
   mkdirSync(RESULTS, { recursive: true });
-  const csv = ['t_s,rss_mib,server_fds,clients,slow_readers,churned,deliveries_per_s,echoes'];
+  const csv = ['t_s,rss_mib,server_fds,clients,upgraded,connecting,slow_readers,churned,deliveries_per_s,echoes'];
   for (const s of r.samples) {
-    csv.push([s.t, s.rssMiB, s.serverFds, s.clients, s.slow, s.churned, s.deliveriesPerSec, s.echoes].join(','));
+    csv.push(
+      [
+        s.t,
+        s.rssMiB,
+        s.serverFds,
+        s.clients,
+        s.upgraded,
+        s.connecting,
+        s.slow,
+        s.churned,
+        s.deliveriesPerSec,
+        s.echoes,
+      ].join(','),
+    );
   }
   writeFileSync(join(RESULTS, `soak-${date}.csv`), `${csv.join('\n')}\n`);
   const rss = r.samples.map((s) => s.rssMiB);
@@ -327,11 +368,11 @@ export function writeSoakReport(r: SoakResult, date = new Date().toISOString().s
     `- errors: ${r.errors.length === 0 ? 'none' : ''}`,
     ...r.errors.slice(0, 20).map((e) => `  - ${e}`),
     '',
-    '| t (s) | RSS (MiB) | server fds | clients | slow | churned | deliveries/s |',
-    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| t (s) | RSS (MiB) | server fds | clients | upgraded | connecting | slow | churned | deliveries/s |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...r.samples.map(
       (s) =>
-        `| ${s.t} | ${s.rssMiB} | ${s.serverFds} | ${s.clients} | ${s.slow} | ${s.churned} | ${s.deliveriesPerSec} |`,
+        `| ${s.t} | ${s.rssMiB} | ${s.serverFds} | ${s.clients} | ${s.upgraded} | ${s.connecting} | ${s.slow} | ${s.churned} | ${s.deliveriesPerSec} |`,
     ),
     '',
   ];
