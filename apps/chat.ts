@@ -1,112 +1,38 @@
-// The chat demo (ws /chat): a JSON protocol validated on the server, rooms as hub topics (one framed message per
-// broadcast), presence lists, and a bounded recent history for late joiners.
+// The chat server (ws /chat): rooms as hub topics (one framed message per broadcast), names unique per room under
+// their look-alike key, presence lists, and a bounded history for late joiners and reconnects. Each connection's
+// requests are handled one at a time, in order, whatever the history store does (slow, failing, gone).
+import { randomUUID } from 'node:crypto';
 import {
+  type Clock,
   type Connection,
-  Hub,
   type HistoryEntry,
+  Hub,
   type HubOptions,
-  memoryHistory as hubHistory,
+  memoryHistory,
   type Message,
   type ServerOptions,
+  systemClock,
   WebSocketServer,
 } from '../src/index.js';
+import { lookAlikeKey } from './chat-names.js';
+import {
+  CHAT_LIMITS,
+  type ChatEntry,
+  ChatError,
+  type ChatEvent,
+  type ChatRequest,
+  parseRequest,
+} from './chat-protocol.js';
 
-export const CHAT_LIMITS = {
-  /** Largest message the chat reads (bigger ones get an error); the socket itself closes at 4× this (1009). */
-  maxMessageBytes: 4096,
-  maxNameLength: 24,
-  maxRoomLength: 32,
-  maxTextLength: 500,
-  historyPerRoom: 50,
-  /** Rooms whose history is kept; the least recently used one is forgotten beyond this. */
-  historyRooms: 200,
-  /** Token bucket per connection: `burst` messages at once, refilled at `perSecond`. */
-  rate: { burst: 20, perSecond: 10 },
-} as const;
+/** How long a request waits for the history store (a join's read, a message's record) before going on without. */
+export const DEFAULT_HISTORY_TIMEOUT = 3000;
 
-/** What a client may send. */
-export type ChatRequest =
-  /** `since`: the last offset the client saw in this room, on a re-join after a reconnect. */
-  { type: 'join'; room: string; name: string; since?: number } | { type: 'say'; text: string };
-
-export interface ChatEntry {
-  name: string;
-  text: string;
-  /** Server time, ms since the epoch. */
-  ts: number;
-  /** The message's place in its room (consecutive integers); absent when the history could not record it. */
-  offset?: number;
-}
-
-/** What the server sends. */
-export type ChatEvent =
-  /** On a join with `since`, `history` is what was said after it, and `gap` says some of that is no longer kept. */
-  | { type: 'welcome'; room: string; name: string; members: string[]; history: ChatEntry[]; gap?: boolean }
-  | { type: 'presence'; room: string; members: string[]; joined?: string; left?: string }
-  | ({ type: 'message'; room: string } & ChatEntry)
-  | { type: 'error'; message: string };
-
-export class ChatError extends Error {}
-
-/** A recorded chat message as a history entry (what `say` recorded: the ChatEntry JSON). */
-function toChatEntry(e: HistoryEntry): ChatEntry[] {
-  try {
-    const { name, text, ts } = JSON.parse(e.msg.data.toString()) as ChatEntry;
-    return [{ name, text, ts, offset: e.offset }];
-  } catch {
-    return [];
-  }
-}
-
-// C0 and C1 controls, DEL, and the bidi overrides/isolates that let a name or text render as something else.
-const FORBIDDEN = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
-
-/** Parses and validates one client message; throws ChatError with a message fit to show the user. */
-export function parseRequest(msg: Message): ChatRequest {
-  if (msg.type !== 'text') throw new ChatError('messages must be JSON text, not binary');
-  if (Buffer.byteLength(msg.data) > CHAT_LIMITS.maxMessageBytes) {
-    throw new ChatError(`message too large (max ${CHAT_LIMITS.maxMessageBytes} bytes)`);
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(msg.data);
-  } catch {
-    throw new ChatError('message is not valid JSON');
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new ChatError('message must be a JSON object with a "type"');
-  }
-  const obj = value as Record<string, unknown>;
-  switch (obj.type) {
-    case 'join': {
-      const name = field(obj, 'name', CHAT_LIMITS.maxNameLength);
-      const room = field(obj, 'room', CHAT_LIMITS.maxRoomLength);
-      if (obj.since === undefined) return { type: 'join', room: room.toLowerCase(), name };
-      if (!Number.isSafeInteger(obj.since) || (obj.since as number) < 0) {
-        throw new ChatError('"since" must be an offset (a whole number ≥ 0)');
-      }
-      return { type: 'join', room: room.toLowerCase(), name, since: obj.since as number };
-    }
-    case 'say':
-      return { type: 'say', text: field(obj, 'text', CHAT_LIMITS.maxTextLength) };
-    default:
-      throw new ChatError(`unknown message type ${JSON.stringify(obj.type)} (expected "join" or "say")`);
-  }
-}
-
-function field(obj: Record<string, unknown>, key: string, max: number): string {
-  const raw = obj[key];
-  if (typeof raw !== 'string') throw new ChatError(`"${key}" must be a string`);
-  const value = raw.trim();
-  if (value === '') throw new ChatError(`"${key}" must not be empty`);
-  if ([...value].length > max) throw new ChatError(`"${key}" is too long (max ${max} characters)`);
-  if (FORBIDDEN.test(value)) throw new ChatError(`"${key}" must not contain control characters`);
-  return value;
-}
-
-interface Member {
-  room: string;
-  name: string;
+export interface ChatOptions {
+  /** Makes the chat one node of a cluster (`adapter`) with a shared history (`history`, e.g. redisHistory). */
+  hub?: HubOptions;
+  /** ms; see DEFAULT_HISTORY_TIMEOUT. */
+  historyTimeout?: number;
+  clock?: Clock;
 }
 
 export interface ChatApp {
@@ -117,61 +43,157 @@ export interface ChatApp {
   close(): Promise<void>;
 }
 
-/**
- * `hubOptions` makes the chat one node of a cluster (`adapter`) with a shared history (`history`, e.g. redisHistory);
- * by default the room history is the hub's memory history.
- */
-export function createChat(options: ServerOptions, hubOptions: HubOptions = {}): ChatApp {
+interface Member {
+  room: string;
+  name: string;
+  conn: Connection;
+  /** Lets a new connection of the same client take the name over (the welcome's `token`). */
+  token: string;
+  /** Its arrival was published (a join that never got its welcome leaves without a word). */
+  announced: boolean;
+}
+
+type Welcome = Omit<Extract<ChatEvent, { type: 'welcome' }>, 'type' | 'room' | 'name' | 'members' | 'token'>;
+type JoinRequest = Extract<ChatRequest, { type: 'join' }>;
+
+/** By default the room history is a memory history of this chat's own. */
+export function createChat(serverOptions: ServerOptions, options: ChatOptions = {}): ChatApp {
+  const historyTimeout = options.historyTimeout ?? DEFAULT_HISTORY_TIMEOUT;
+  if (!Number.isFinite(historyTimeout) || historyTimeout <= 0) {
+    throw new RangeError(`historyTimeout must be a positive number of ms, got ${historyTimeout}`);
+  }
+  const clock = options.clock ?? systemClock;
   const server = new WebSocketServer({
-    ...options,
-    maxMessageSize: Math.min(options.maxMessageSize ?? Number.POSITIVE_INFINITY, 4 * CHAT_LIMITS.maxMessageBytes),
+    ...serverOptions,
+    maxMessageSize: Math.min(serverOptions.maxMessageSize ?? Number.POSITIVE_INFINITY, 4 * CHAT_LIMITS.maxMessageBytes),
   });
   const hub = new Hub({
-    history: hubHistory({ maxCount: CHAT_LIMITS.historyPerRoom, maxTopics: CHAT_LIMITS.historyRooms }),
-    ...hubOptions,
+    history: memoryHistory({ maxCount: CHAT_LIMITS.historyPerRoom, maxTopics: CHAT_LIMITS.historyRooms }),
+    ...options.hub,
   });
-  // room → name → connection; a name is unique within its room.
-  const rooms = new Map<string, Map<string, Connection>>();
+  // A history of our own lives as long as this chat: an offset a client brings from another epoch (before a restart)
+  // belongs to a history since forgotten. A store passed in (Redis) outlives us: no epoch, its own gaps tell.
+  const epoch = options.hub?.history === undefined ? randomUUID() : undefined;
+  /** The first offset recorded in each room in this epoch: whether its history is still whole after a reset. */
+  const roomStart = new Map<string, number>();
+  const noteStart = (room: string, offset: number): void => {
+    if (epoch === undefined || roomStart.has(room)) return;
+    roomStart.set(room, offset);
+    if (roomStart.size > CHAT_LIMITS.historyRooms) roomStart.delete(roomStart.keys().next().value!);
+  };
+  /** room → look-alike key → member. */
+  const rooms = new Map<string, Map<string, Member>>();
   const topic = (room: string): string => `chat:${room}`;
   const publish = (room: string, event: ChatEvent): void => {
     hub.publish(topic(room), JSON.stringify(event));
   };
-  const membersOf = (room: string): string[] => [...(rooms.get(room)?.keys() ?? [])];
+  const membersOf = (room: string): string[] => [...(rooms.get(room)?.values() ?? [])].map((m) => m.name);
 
-  const leave = (conn: Connection, member: Member): void => {
+  const leave = (member: Member): void => {
     const names = rooms.get(member.room);
-    if (names?.get(member.name) !== conn) return;
-    names.delete(member.name);
+    const key = lookAlikeKey(member.name);
+    if (names?.get(key) !== member) return;
+    names.delete(key);
     if (names.size === 0) rooms.delete(member.room);
-    hub.unsubscribe(conn, topic(member.room));
-    publish(member.room, { type: 'presence', room: member.room, members: membersOf(member.room), left: member.name });
+    hub.unsubscribe(member.conn, topic(member.room));
+    publish(member.room, {
+      type: 'presence',
+      room: member.room,
+      members: membersOf(member.room),
+      ...(member.announced && { left: member.name }),
+    });
+  };
+
+  /** The welcome's history part; never rejects: a store that fails or stalls gives `historyUnavailable`. */
+  const readHistory = async (req: JoinRequest): Promise<Welcome> => {
+    const epochField = epoch === undefined ? {} : { epoch };
+    const reset = req.since !== undefined && epoch !== undefined && req.epoch !== undefined && req.epoch !== epoch;
+    // After a reset the client's offset means nothing here: this epoch's history is read from the room's start.
+    const start = reset ? roomStart.get(req.room) : undefined;
+    const from = reset ? (start === undefined ? undefined : start - 1) : req.since;
+    const read = await settle(hub.recover(topic(req.room), from), historyTimeout, clock);
+    // On a re-join nothing can vouch that what was said meanwhile is still kept: a gap, for all the client knows.
+    if (!read.ok)
+      return { history: [], historyUnavailable: true, ...(req.since !== undefined && { gap: true }), ...epochField };
+    const history = read.value.messages.flatMap(toChatEntry).slice(-CHAT_LIMITS.historyPerRoom);
+    if (req.since === undefined) return { history, ...epochField };
+    if (!reset) return { history, gap: read.value.gap, ...epochField };
+    // A start we no longer know (more rooms than we track) cannot vouch that nothing was trimmed.
+    const gap = start === undefined ? read.value.last !== null : read.value.gap;
+    return { history, gap, reset: true, ...epochField };
   };
 
   server.on('connection', (conn) => {
     let member: Member | null = null;
-    const rate: { tokens: number; at: number } = { tokens: CHAT_LIMITS.rate.burst, at: Date.now() };
-    const reply = (event: ChatEvent): void => {
+    let closed = false;
+    const rate: { tokens: number; at: number } = { tokens: CHAT_LIMITS.rate.burst, at: clock.now() };
+    const reply = (event: ChatEvent): undefined => {
       conn.send(JSON.stringify(event));
     };
-    // Messages that arrive while a join's history is being read wait here, so replies keep their order.
-    let backlog: Message[] | null = null;
-    const onMessage = (msg: Message): void => {
-      if (backlog) {
-        if (backlog.length >= CHAT_LIMITS.rate.burst) reply({ type: 'error', message: 'too many messages: slow down' });
-        else backlog.push(msg);
-        return;
+
+    const join = (req: JoinRequest): Promise<void> | undefined => {
+      if (closed) return; // sent just before the close: moot
+      const key = lookAlikeKey(req.name);
+      let table = rooms.get(req.room);
+      const holder = table?.get(key);
+      // The same client back on a new connection while its old one is not yet seen gone (a dropped network is
+      // noticed only by the heartbeat): the old one makes way, and nobody is told anyone left or joined.
+      const takeover = holder !== undefined && holder.conn !== conn && req.token === holder.token;
+      if (holder && holder.conn !== conn && !takeover) {
+        const like = holder.name === req.name ? '' : `: it looks too much like "${holder.name}"`;
+        return reply({
+          type: 'error',
+          request: 'join',
+          message: `the name "${req.name}" is taken in this room${like}`,
+        });
       }
-      handle(msg);
+      if (member && member.room === req.room && member.name === req.name) return; // already there
+      if (member) leave(member);
+      if (takeover) {
+        table!.delete(key);
+        hub.unsubscribe(holder.conn, topic(req.room));
+        holder.conn.close(4000, 'replaced by a newer connection');
+      }
+      const joined: Member = { room: req.room, name: req.name, conn, token: randomUUID(), announced: takeover };
+      member = joined;
+      if (!table) {
+        table = new Map();
+        rooms.set(req.room, table);
+      }
+      table.set(key, joined);
+      // Subscribe, then read the history: together they miss nothing (a repeat carries an offset already seen).
+      // Welcome (with the history) first, then everyone — the newcomer included — gets the new presence list.
+      hub.subscribe(conn, topic(req.room));
+      return readHistory(req).then((welcome) => {
+        if (member !== joined || conn.readyState !== 1) return;
+        const { room, name, token } = joined;
+        reply({ type: 'welcome', room, name, members: membersOf(room), token, ...welcome });
+        publish(room, { type: 'presence', room, members: membersOf(room), ...(!joined.announced && { joined: name }) });
+        joined.announced = true;
+      });
     };
-    const drainBacklog = (): void => {
-      const waiting = backlog ?? [];
-      backlog = null;
-      while (waiting.length > 0 && backlog === null) handle(waiting.shift()!);
-      if (backlog !== null) (backlog as Message[]).unshift(...waiting);
+
+    const say = (text: string): Promise<void> | undefined => {
+      if (!member) return reply({ type: 'error', request: 'say', message: 'join a room before saying anything' });
+      const entry: ChatEntry = { name: member.name, text, ts: Date.now() };
+      const room = member.room;
+      const unrecorded = (): void => publish(room, { type: 'message', room, ...entry });
+      const recorded = hub
+        .publishRecorded(topic(room), JSON.stringify(entry), {
+          format: (offset) => JSON.stringify({ type: 'message', room, ...entry, offset } satisfies ChatEvent),
+        })
+        .then(({ offset }) => noteStart(room, offset));
+      return settle(recorded, historyTimeout, clock).then((outcome) => {
+        if (outcome.ok) return;
+        // Not recorded: delivered all the same, once. Too slow: the next request goes on, and the message goes out
+        // when the store records it, or unrecorded if it fails in the end.
+        if (outcome.timedOut) recorded.catch(unrecorded);
+        else unrecorded();
+      });
     };
-    conn.on('message', onMessage);
-    const handle = (msg: Message) => {
-      const now = Date.now();
+
+    const handle = (msg: Message): Promise<void> | undefined => {
+      const now = clock.now();
       rate.tokens = Math.min(
         CHAT_LIMITS.rate.burst,
         rate.tokens + ((now - rate.at) / 1000) * CHAT_LIMITS.rate.perSecond,
@@ -184,67 +206,44 @@ export function createChat(options: ServerOptions, hubOptions: HubOptions = {}):
         req = parseRequest(msg);
       } catch (err) {
         if (!(err instanceof ChatError)) throw err;
-        return reply({ type: 'error', message: err.message });
+        return reply({ type: 'error', message: err.message, ...(err.request && { request: err.request }) });
       }
-      if (req.type === 'join') {
-        const names = rooms.get(req.room);
-        const holder = names?.get(req.name);
-        if (holder && holder !== conn)
-          return reply({ type: 'error', message: `the name "${req.name}" is taken in this room` });
-        if (member && member.room === req.room && member.name === req.name) return; // already there
-        if (member) leave(conn, member);
-        member = { room: req.room, name: req.name };
-        let table = rooms.get(req.room);
-        if (!table) {
-          table = new Map();
-          rooms.set(req.room, table);
-        }
-        table.set(req.name, conn);
-        // Subscribe, then read the history: together they miss nothing (a repeat carries an offset already seen).
-        // Welcome (with the history) first, then everyone — the newcomer included — gets the new presence list.
-        hub.subscribe(conn, topic(req.room));
-        const joined = member;
-        const since = req.since;
-        backlog = [];
-        hub
-          .recover(topic(req.room), since)
-          .then(
-            (r) => ({ history: r.messages.flatMap(toChatEntry).slice(-CHAT_LIMITS.historyPerRoom), gap: r.gap }),
-            () => ({ history: [], gap: true }), // history unreachable (Redis down): live messages still flow
-          )
-          .then(({ history, gap }) => {
-            if (member === joined && conn.readyState === 1) {
-              reply({
-                type: 'welcome',
-                room: joined.room,
-                name: joined.name,
-                members: membersOf(joined.room),
-                history,
-                ...(since !== undefined && { gap }),
-              });
-              publish(joined.room, {
-                type: 'presence',
-                room: joined.room,
-                members: membersOf(joined.room),
-                joined: joined.name,
-              });
-            }
-            drainBacklog();
-          });
-        return;
-      }
-      if (!member) return reply({ type: 'error', message: 'join a room before saying anything' });
-      const entry: ChatEntry = { name: member.name, text: req.text, ts: now };
-      const room = member.room;
-      hub
-        .publishRecorded(topic(room), JSON.stringify(entry), {
-          format: (offset) => JSON.stringify({ type: 'message', room, ...entry, offset } satisfies ChatEvent),
-        })
-        .catch(() => publish(room, { type: 'message', room, ...entry })); // not recorded: delivered all the same
+      return req.type === 'join' ? join(req) : say(req.text);
     };
+
+    // One request at a time: a `say` then a `join` elsewhere (even in one TCP read) deliver the message to the old
+    // room before leaving it. A close is handled last, after what was sent before it.
+    const queue: Message[] = [];
+    /** A request is being handled (or awaited): the next one waits. */
+    let busy = false;
+    const pump = (): void => {
+      if (busy) return;
+      busy = true;
+      let pending: Promise<void> | undefined;
+      try {
+        while (!pending && queue.length > 0) pending = handle(queue.shift()!);
+      } finally {
+        busy = pending !== undefined;
+      }
+      if (pending) {
+        pending.then(resume, resume);
+      } else if (closed && member) {
+        leave(member);
+        member = null;
+      }
+    };
+    const resume = (): void => {
+      busy = false;
+      pump();
+    };
+    conn.on('message', (msg) => {
+      if (queue.length >= CHAT_LIMITS.queued) return reply({ type: 'error', message: 'too many messages: slow down' });
+      queue.push(msg);
+      pump();
+    });
     conn.once('close', () => {
-      if (member) leave(conn, member);
-      member = null;
+      closed = true;
+      pump();
     });
   });
 
@@ -257,4 +256,33 @@ export function createChat(options: ServerOptions, hubOptions: HubOptions = {}):
       await hub.close();
     },
   };
+}
+
+/** A recorded chat message as a history entry (what `say` recorded: the ChatEntry JSON). */
+function toChatEntry(e: HistoryEntry): ChatEntry[] {
+  try {
+    const { name, text, ts } = JSON.parse(e.msg.data.toString()) as ChatEntry;
+    return [{ name, text, ts, offset: e.offset }];
+  } catch {
+    return [];
+  }
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; timedOut: boolean };
+
+/** How `promise` settles, or that it did not within `ms`; never rejects. */
+function settle<T>(promise: Promise<T>, ms: number, clock: Clock): Promise<Settled<T>> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(() => resolve({ ok: false, timedOut: true }), ms);
+    promise.then(
+      (value) => {
+        clock.clearTimeout(timer);
+        resolve({ ok: true, value });
+      },
+      () => {
+        clock.clearTimeout(timer);
+        resolve({ ok: false, timedOut: false });
+      },
+    );
+  });
 }

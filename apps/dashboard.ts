@@ -4,8 +4,10 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Hub, type ServerOptions, type Stats, WebSocketServer } from '../src/index.js';
 
 export const DEFAULT_DASHBOARD_INTERVAL = 1000;
-/** Samples a newly opened dashboard receives at once, so its charts start full. */
-const BACKLOG = 60;
+/** How far back a newly (re)connected dashboard gets samples at once, so its charts come back whole: 5 minutes... */
+const BACKLOG_MS = 5 * 60_000;
+/** ...but never more samples than this (a short interval). */
+const MAX_BACKLOG = 600;
 const TOPIC = 'dashboard';
 
 export interface DashboardSample {
@@ -27,7 +29,10 @@ export interface DashboardSample {
   prices: Record<string, number>;
 }
 
-export type DashboardEvent = { type: 'history'; samples: DashboardSample[] } | ({ type: 'sample' } & DashboardSample);
+export type DashboardEvent =
+  /** On connect: the recent samples, the sampling interval (ms), and when this server started (ms since the epoch). */
+  | { type: 'history'; samples: DashboardSample[]; interval: number; startedAt: number }
+  | ({ type: 'sample' } & DashboardSample);
 
 export interface DashboardOptions {
   /** The counters to show, by endpoint name (e.g. { echo: echoServer.stats, ... }). */
@@ -70,6 +75,8 @@ export function createDashboard(serverOptions: ServerOptions, options: Dashboard
   });
   const hub = new Hub();
   const backlog: DashboardSample[] = [];
+  const backlogSize = Math.min(MAX_BACKLOG, Math.ceil(BACKLOG_MS / interval));
+  const startedAt = Date.now();
   const tick = priceTicker(options.random);
   const lag = monitorEventLoopDelay({ resolution: 10 });
   lag.enable();
@@ -127,7 +134,7 @@ export function createDashboard(serverOptions: ServerOptions, options: Dashboard
   const timer = setInterval(() => {
     const s = sample();
     backlog.push(s);
-    if (backlog.length > BACKLOG) backlog.shift();
+    if (backlog.length > backlogSize) backlog.shift();
     // Publish after taking the sample, so its own bytes show up in the next one.
     if (hub.subscribers(TOPIC) > 0)
       hub.publish(TOPIC, JSON.stringify({ type: 'sample', ...s } satisfies DashboardEvent));
@@ -135,7 +142,7 @@ export function createDashboard(serverOptions: ServerOptions, options: Dashboard
   timer.unref();
 
   server.on('connection', (conn) => {
-    conn.send(JSON.stringify({ type: 'history', samples: backlog } satisfies DashboardEvent));
+    conn.send(JSON.stringify({ type: 'history', samples: backlog, interval, startedAt } satisfies DashboardEvent));
     hub.subscribe(conn, TOPIC);
     // The dashboard only pushes; whatever a client sends is ignored.
   });

@@ -6,16 +6,19 @@ import type { AddressInfo } from 'node:net';
 import {
   type CompressionOption,
   Hub,
+  type HeartbeatOptions,
   type HistoryStore,
   type HubAdapter,
   type HubOptions,
   type OriginPolicy,
+  type SlowConsumerPolicy,
   type Stats,
   WebSocketServer,
 } from '../src/index.js';
-import { CHAT_LIMITS, createChat } from './chat.js';
+import { createChat } from './chat.js';
+import { CHAT_LIMITS } from './chat-protocol.js';
 import { createDashboard } from './dashboard.js';
-import { createMetrics } from './metrics.js';
+import { createMetrics, loadPromClient, MISSING_PROM_CLIENT, type PromClientLoader } from './metrics.js';
 import { defaultPublicDir, staticFiles } from './static.js';
 
 export interface DemoOptions {
@@ -26,12 +29,21 @@ export interface DemoOptions {
   /** Extra origins allowed besides the page's own; ['*'] allows any. */
   origins: string[];
   shutdownTimeout: number;
+  /** Every endpoint's heartbeat (the library's default when omitted); false turns it off. */
+  heartbeat?: HeartbeatOptions | false;
+  /** Every endpoint's cap on bytes waiting for one peer, and what happens above it (library defaults when omitted). */
+  maxBufferedBytes?: number;
+  onSlowConsumer?: SlowConsumerPolicy;
   /** How often the dashboard publishes a sample, in ms (default 1000). */
   dashboardInterval?: number;
   /** Where the pages live (default apps/public). */
   publicDir?: string;
   /** A Redis URL: this server is then one node of a cluster, its /broadcast and chat rooms shared through Redis. */
   redis?: string;
+  /** Where notices go, one line each (default: stderr); e.g. that /metrics is off without prom-client. */
+  log?: (line: string) => void;
+  /** How /metrics loads prom-client (tests inject one that finds nothing). */
+  promClient?: PromClientLoader;
 }
 
 export interface DemoServer {
@@ -51,7 +63,19 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     maxMessageSize: options.maxMessageSize,
     compression: options.compression,
     shutdownTimeout: options.shutdownTimeout,
+    ...(options.heartbeat !== undefined && { heartbeat: options.heartbeat }),
+    ...(options.maxBufferedBytes !== undefined && { maxBufferedBytes: options.maxBufferedBytes }),
+    ...(options.onSlowConsumer !== undefined && { onSlowConsumer: options.onSlowConsumer }),
   };
+  // Loaded before anything listens (a failure then leaves nothing open); scraped only once everything is up.
+  const metrics = await createMetrics(
+    {
+      endpoints: () => endpoints(),
+      hubs: () => ({ broadcast: hub.stats, chat: chat.hub.stats, dashboard: dashboard.hub.stats }),
+    },
+    options.promClient ?? loadPromClient,
+  );
+  if (!metrics.available) (options.log ?? ((line) => process.stderr.write(`${line}\n`)))(MISSING_PROM_CLIENT);
   const echo = new WebSocketServer(common);
   echo.on('connection', (conn) => {
     conn.on('message', (msg) => conn.send(msg.data));
@@ -70,7 +94,7 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   });
 
   // Chat rooms: shared through Redis too, with their history in Redis Streams so any node can recover a room.
-  const chat = createChat(common, cluster ? { adapter: cluster(), history: cluster.history() } : {});
+  const chat = createChat(common, cluster ? { hub: { adapter: cluster(), history: cluster.history() } } : {});
   const endpoints = (): Record<string, Stats> => ({
     echo: echo.stats,
     broadcast: broadcast.stats,
@@ -80,10 +104,6 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   const dashboard = createDashboard(common, {
     endpoints,
     ...(options.dashboardInterval !== undefined && { interval: options.dashboardInterval }),
-  });
-  const metrics = createMetrics({
-    endpoints,
-    hubs: () => ({ broadcast: hub.stats, chat: chat.hub.stats, dashboard: dashboard.hub.stats }),
   });
   const serveFile = staticFiles(options.publicDir ?? defaultPublicDir(), {
     '/': '/chat.html',
@@ -106,9 +126,13 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
         return;
       }
       if (path === '/metrics' && (req.method === 'GET' || req.method === 'HEAD')) {
+        // 501: this server does not implement the resource until prom-client is installed.
+        const status = metrics.available ? 200 : 501;
         metrics.render().then(
           (text) =>
-            res.writeHead(200, { 'Content-Type': metrics.contentType }).end(req.method === 'HEAD' ? undefined : text),
+            res
+              .writeHead(status, { 'Content-Type': metrics.contentType })
+              .end(req.method === 'HEAD' ? undefined : text),
           () => res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics failed\n'),
         );
         return;

@@ -1,17 +1,18 @@
-// GET /metrics in the Prometheus text format (prom-client, a dependency of the demo only: src/ never imports it):
-// each endpoint's server counters with an `endpoint` label, the hubs' counters, and the default process metrics.
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+// GET /metrics in the Prometheus text format: each endpoint's server counters with an `endpoint` label, the hubs'
+// counters, and the default process metrics. prom-client is an optional peer dependency, loaded only here, when the
+// demo starts: without it the demo runs and /metrics says how to enable it.
+import type * as PromClient from 'prom-client';
 import type { HubStats, Stats } from '../src/index.js';
 
 type StatKey = Exclude<keyof Stats, 'snapshot'>;
 type HubKey = keyof HubStats;
 
 /** Process metrics are per process: one registry for them, however many demo servers a process starts. */
-let processRegistry: Registry | null = null;
-function defaultMetrics(): Registry {
+let processRegistry: PromClient.Registry | null = null;
+function defaultMetrics(prom: typeof PromClient): PromClient.Registry {
   if (!processRegistry) {
-    processRegistry = new Registry();
-    collectDefaultMetrics({ register: processRegistry });
+    processRegistry = new prom.Registry();
+    prom.collectDefaultMetrics({ register: processRegistry });
   }
   return processRegistry;
 }
@@ -43,12 +44,42 @@ export interface MetricsSources {
 }
 
 export interface Metrics {
+  /** False when prom-client is not installed: render() then resolves to MISSING_PROM_CLIENT. */
+  available: boolean;
   contentType: string;
   /** The exposition text. */
   render(): Promise<string>;
 }
 
-export function createMetrics(sources: MetricsSources): Metrics {
+export const MISSING_PROM_CLIENT =
+  'metrics are off: the demo server found no prom-client package (npm install prom-client enables /metrics)';
+
+/** Imports prom-client; resolves null when it is not installed. Tests inject one that finds nothing. */
+export type PromClientLoader = () => Promise<typeof PromClient | null>;
+
+export const loadPromClient: PromClientLoader = () =>
+  import('prom-client').then(
+    // A CommonJS package: its exports arrive on `default` as well as by name.
+    (m) => (m as typeof PromClient & { default?: typeof PromClient }).default ?? m,
+    (err: Error & { code?: string }) => {
+      if (err.code === 'ERR_MODULE_NOT_FOUND' && String(err).includes("'prom-client'")) return null;
+      throw err;
+    },
+  );
+
+export async function createMetrics(
+  sources: MetricsSources,
+  load: PromClientLoader = loadPromClient,
+): Promise<Metrics> {
+  const prom = await load();
+  if (!prom) {
+    return {
+      available: false,
+      contentType: 'text/plain; charset=utf-8',
+      render: async () => `${MISSING_PROM_CLIENT}\n`,
+    };
+  }
+  const { Counter, Gauge, Registry } = prom;
   const own = new Registry();
   new Gauge({
     name: 'switchboard_connections_open',
@@ -84,8 +115,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
       },
     });
   }
-  const registry = Registry.merge([own, defaultMetrics()]);
+  const registry = Registry.merge([own, defaultMetrics(prom)]);
   return {
+    available: true,
     contentType: registry.contentType,
     render: () => registry.metrics(),
   };

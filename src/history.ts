@@ -1,6 +1,7 @@
 // Per-topic message history with monotonically increasing offsets, for recovery after a reconnect: the store interface
 // the Hub uses, and the in-memory store (bounded by count, age and number of topics) used by default.
-import type { HubMessage } from './hub.js';
+import type { HubMessage } from './hub-message.js';
+import { intOption } from './validate.js';
 
 /** One recorded message. Offsets of a topic are consecutive integers: a missing one means a lost message. */
 export interface HistoryEntry {
@@ -69,9 +70,9 @@ export class MemoryHistory implements HistoryStore {
   readonly #logs = new Map<string, Log>();
 
   constructor(options: MemoryHistoryOptions = {}) {
-    this.#maxCount = bound('maxCount', options.maxCount ?? DEFAULT_HISTORY_MAX_COUNT);
-    this.#maxAgeMs = bound('maxAgeMs', options.maxAgeMs ?? DEFAULT_HISTORY_MAX_AGE_MS);
-    this.#maxTopics = bound('maxTopics', options.maxTopics ?? DEFAULT_HISTORY_MAX_TOPICS);
+    this.#maxCount = intOption('maxCount', options.maxCount, DEFAULT_HISTORY_MAX_COUNT);
+    this.#maxAgeMs = intOption('maxAgeMs', options.maxAgeMs, DEFAULT_HISTORY_MAX_AGE_MS);
+    this.#maxTopics = intOption('maxTopics', options.maxTopics, DEFAULT_HISTORY_MAX_TOPICS);
     this.#now = options.now ?? Date.now;
   }
 
@@ -134,9 +135,4 @@ export function recoveryFrom(kept: HistoryEntry[], last: number | null, since: n
 /** `new Hub({ history: memoryHistory({ maxCount, maxAgeMs }) })`. */
 export function memoryHistory(options: MemoryHistoryOptions = {}): MemoryHistory {
   return new MemoryHistory(options);
-}
-
-function bound(name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be a whole number ≥ 1, got ${value}`);
-  return value;
 }

@@ -2,22 +2,40 @@
 // for peers without context takeover (RFC 7692 §7.1.1) — then writes the same bytes to every subscriber.
 import { Connection, queuePrepared } from './connection/connection.js';
 import { PreparedMessage } from './connection/prepared-message.js';
-import { type Message, type MessageType, ReadyState } from './connection/types.js';
+import { type Message, ReadyState } from './connection/types.js';
 import type { HistoryStore, Recovery } from './history.js';
+import type { HubMessage } from './hub-message.js';
 
-/** A message as it travels between nodes: bytes, so binary data survives any transport. */
-export interface HubMessage {
-  type: MessageType;
-  data: Buffer;
+export type { HubMessage } from './hub-message.js';
+
+/**
+ * Messages of a topic that local subscribers did not get, or may not have got, from other nodes — told through
+ * `HubOptions.onGap` so an app can tell its clients (e.g. to read the topic's history again).
+ */
+export interface GapInfo {
+  /**
+   * - `'sequence'`: another node's messages are missing (a jump in its numbering of the topic: lost in an outage of
+   *   this node, or dropped from that node's full outage buffer).
+   * - `'reconnect'`: this node's subscription was interrupted and is back; whatever other nodes published meanwhile
+   *   is gone (pub/sub does not replay). Reported once subscribed again, so a history read from here misses nothing.
+   * - `'overflow'`: this node dropped its own messages of the topic from its full outage buffer, so other nodes never
+   *   got them (local subscribers did); those nodes report a `'sequence'` gap.
+   */
+  reason: 'sequence' | 'reconnect' | 'overflow';
+  /** How many messages, when known (`'reconnect'`: null, maybe none). */
+  missed: number | null;
 }
 
 /**
  * What a multi-node backend provides. The hub calls subscribe/unsubscribe as a topic gains its first / loses its
  * last local subscriber, publish for every locally published message, and hands `start` the function that delivers
- * messages from other nodes to local subscribers (never back to the adapter).
+ * messages from other nodes to local subscribers (never back to the adapter) and the one that reports gaps.
  */
 export interface HubAdapter {
-  start(deliver: (topic: string, msg: HubMessage) => void): void | Promise<void>;
+  start(
+    deliver: (topic: string, msg: HubMessage) => void,
+    gap?: (topic: string, info: GapInfo) => void,
+  ): void | Promise<void>;
   subscribe(topic: string): void | Promise<void>;
   unsubscribe(topic: string): void | Promise<void>;
   publish(topic: string, msg: HubMessage): void | Promise<void>;
@@ -41,6 +59,8 @@ export interface HubStats {
   framesEncoded: number;
   /** Messages compressed once for many peers. */
   sharedCompressions: number;
+  /** Gaps the adapter reported (see GapInfo). */
+  gaps: number;
 }
 
 export interface RecordOptions extends PublishOptions {
@@ -54,16 +74,26 @@ export interface HubOptions {
   history?: HistoryStore;
   /** Called when the adapter fails (e.g. Redis unreachable); local delivery goes on regardless. */
   onAdapterError?: (err: unknown) => void;
+  /** Called when local subscribers of `topic` missed, or may have missed, messages from other nodes. */
+  onGap?: (topic: string, info: GapInfo) => void;
 }
 
 export class Hub {
-  readonly stats: HubStats = { published: 0, delivered: 0, skipped: 0, framesEncoded: 0, sharedCompressions: 0 };
+  readonly stats: HubStats = {
+    published: 0,
+    delivered: 0,
+    skipped: 0,
+    framesEncoded: 0,
+    sharedCompressions: 0,
+    gaps: 0,
+  };
   readonly #topics = new Map<string, Set<Connection>>();
   readonly #byConn = new Map<Connection, Set<string>>();
   /** The one 'close' listener per subscribed connection, removed by unsubscribeAll so that cycles do not pile up. */
   readonly #onClose = new Map<Connection, () => void>();
   readonly #adapter: HubAdapter | null;
   readonly #onAdapterError: (err: unknown) => void;
+  readonly #onGap: ((topic: string, info: GapInfo) => void) | null;
   readonly #ready: Promise<void>;
   readonly #history: HistoryStore | null;
   /** The adapter's subscription of each topic, so recover() starts only once live messages from other nodes flow. */
@@ -73,10 +103,14 @@ export class Hub {
     this.#adapter = options.adapter ?? null;
     this.#history = options.history ?? null;
     this.#onAdapterError = options.onAdapterError ?? (() => {});
+    this.#onGap = options.onGap ?? null;
     this.#ready = this.#adapter
-      ? Promise.resolve(this.#adapter.start((topic, msg) => this.#deliverRemote(topic, msg))).catch(
-          this.#onAdapterError,
-        )
+      ? Promise.resolve(
+          this.#adapter.start(
+            (topic, msg) => this.#deliverRemote(topic, msg),
+            (topic, info) => this.#gap(topic, info),
+          ),
+        ).catch(this.#onAdapterError)
       : Promise.resolve();
   }
 
@@ -218,6 +252,15 @@ export class Hub {
       this.#deliver(topic, msg, undefined);
     } catch (err) {
       this.#onAdapterError(err);
+    }
+  }
+
+  #gap(topic: string, info: GapInfo): void {
+    this.stats.gaps++;
+    try {
+      this.#onGap?.(topic, info);
+    } catch (err) {
+      this.#onAdapterError(err); // the app's callback must not break the adapter's receive path
     }
   }
 

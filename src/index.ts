@@ -3,6 +3,7 @@ export { type Clock, systemClock } from './clock.js';
 export { connect, type ConnectOptions } from './client.js';
 export { Connection, type ConnectionEvents } from './connection/connection.js';
 export { Heartbeat, type HeartbeatOptions } from './connection/heartbeat.js';
+export { PreparedMessage, type PreparedMessageOptions } from './connection/prepared-message.js';
 export type { MessageReader, MessageWriter } from './connection/streams.js';
 export {
   type CloseInfo,
@@ -20,6 +21,7 @@ export { CloseCode, Opcode } from './protocol/constants.js';
 export { type ServerEvents, type ServerOptions, WebSocketServer } from './server.js';
 export { closeChannel, openChannel, protocolErrorChannel, Stats } from './stats.js';
 export {
+  type GapInfo,
   Hub,
   type HubAdapter,
   type HubMessage,

@@ -1,5 +1,5 @@
 // A WebSocket to this page's own server that comes back by itself: exponential backoff with jitter after each
-// failure, reset once a connection has stayed up; reports its state for the page to show.
+// failure, reset once a connection has stayed up; and the view of its state (status pill, offline banner, retry now).
 
 /**
  * @param {string} path e.g. '/chat'
@@ -55,6 +55,15 @@ export function reconnecting(path, options) {
     };
   }
 
+  /** Tries at once instead of waiting out the backoff. */
+  function retryNow() {
+    if (timer === null) return;
+    clearTimeout(timer);
+    open();
+  }
+  // The device is back on a network: no reason to wait out the backoff.
+  window.addEventListener('online', retryNow);
+
   open();
   return {
     /** Sends a JSON value; false when not connected. */
@@ -63,28 +72,72 @@ export function reconnecting(path, options) {
       ws.send(JSON.stringify(value));
       return true;
     },
-    /** Tries at once instead of waiting out the backoff. */
-    retryNow() {
-      if (timer === null) return;
-      clearTimeout(timer);
-      open();
-    },
+    retryNow,
   };
 }
 
-/** Shows a connection state in `el` (and on <body data-state> for tests and CSS). */
-export function showState(el, state, detail) {
-  document.body.dataset.state = state;
-  document.body.dataset.attempt = String(detail.attempt);
-  if (detail.delay !== undefined) document.body.dataset.retryDelay = String(detail.delay);
-  el.className = `status ${state}`;
-  if (state === 'open') {
-    const deflate = detail.extensions?.includes('permessage-deflate');
-    document.body.dataset.extensions = detail.extensions ?? '';
-    el.textContent = deflate ? 'connected · compressed' : 'connected';
-  } else if (state === 'connecting') {
-    el.textContent = detail.attempt === 0 ? 'connecting…' : `reconnecting… (attempt ${detail.attempt + 1})`;
-  } else {
-    el.textContent = `offline · retrying in ${(detail.delay / 1000).toFixed(1)} s`;
-  }
+const clock = (t) => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+/**
+ * The connection's state on the page: the status pill, and while offline a banner saying since when, when the next
+ * attempt is (counting down) and what the page does meanwhile (`note()`), with a "Retry now" button.
+ * Also on <body>: data-state, data-attempt, data-retry-delay, data-banner (for tests and CSS).
+ *
+ * @param {{ status: HTMLElement, banner: HTMLElement, bannerText: HTMLElement, retry: HTMLButtonElement }} el
+ * @param {{ retryNow: () => void, note?: () => string }} actions
+ */
+export function connectionView(el, actions) {
+  let countdown = null;
+  let offlineSince = null;
+  el.retry.addEventListener('click', () => actions.retryNow());
+
+  const pill = (state, main, extra = '') => {
+    el.status.className = `status ${state}`;
+    const more = document.createElement('span');
+    more.className = 'extra';
+    more.textContent = extra;
+    el.status.replaceChildren(main, more);
+  };
+  const banner = (text) => {
+    el.banner.hidden = text === null;
+    if (text === null) delete document.body.dataset.banner;
+    else {
+      document.body.dataset.banner = '';
+      const note = actions.note?.() ?? '';
+      el.bannerText.textContent = `${text}${note ? ` ${note}` : ''}`;
+    }
+  };
+
+  return (state, detail) => {
+    document.body.dataset.state = state;
+    document.body.dataset.attempt = String(detail.attempt);
+    if (detail.delay !== undefined) document.body.dataset.retryDelay = String(detail.delay);
+    clearInterval(countdown);
+    countdown = null;
+    if (state === 'open') {
+      offlineSince = null;
+      document.body.dataset.extensions = detail.extensions ?? '';
+      pill('open', 'connected', detail.extensions?.includes('permessage-deflate') ? ' · compressed' : '');
+      banner(null);
+      return;
+    }
+    if (state === 'connecting') {
+      pill(
+        'connecting',
+        detail.attempt === 0 ? 'connecting…' : 'reconnecting…',
+        detail.attempt === 0 ? '' : ` (attempt ${detail.attempt + 1})`,
+      );
+      if (detail.attempt > 0) banner(`Offline since ${clock(offlineSince)}. Reconnecting now…`);
+      return;
+    }
+    offlineSince ??= Date.now();
+    const due = Date.now() + detail.delay;
+    const tick = () => {
+      const secs = Math.max(0, Math.ceil((due - Date.now()) / 1000));
+      pill('waiting', 'offline', ` · retrying in ${secs} s`);
+      banner(`Offline since ${clock(offlineSince)}. Reconnecting in ${secs} s…`);
+    };
+    tick();
+    countdown = setInterval(tick, 500);
+  };
 }

@@ -1,24 +1,35 @@
 // Multi-node fan-out through Redis pub/sub (a HubAdapter): one channel per topic, joined only while the node has local
-// subscribers; a small binary envelope (type, node id, sequence) keeps messages binary-safe, ordered and echo-free.
+// subscribers; an envelope (redis-envelope.ts) keeps messages binary-safe, ordered, echo-free and numbered per topic,
+// so a receiver sees what it missed. Publishes wait in a bounded buffer (redis-outbox.ts) while Redis is away.
 //
 // Client: `redis` (node-redis, the official client), an optional peer dependency loaded only through the
-// `switchboard/redis` subpath. We chose it over ioredis because its `reconnectStrategy` + `disableOfflineQueue` let this
-// adapter own the outage buffer (ioredis queues offline commands without bound by default), it re-subscribes on its own
-// after a reconnect, it hands pub/sub payloads over as Buffers (`bufferMode`), and it ships its own TypeScript types.
+// `switchboard/redis` subpath. We chose it over ioredis because `disableOfflineQueue` lets this adapter own the outage
+// buffer (ioredis queues offline commands without bound by default), it hands pub/sub payloads over as Buffers
+// (`bufferMode`), and it ships its own TypeScript types. Reconnects, timeouts and health checks are ours
+// (redis-link.ts), on the injected clock.
 import { randomBytes } from 'node:crypto';
 import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
-import { createClient } from 'redis';
-import type { HubAdapter, HubMessage } from '../hub.js';
+import { isUtf8 } from 'node:buffer';
+import type { Clock } from '../clock.js';
+import type { GapInfo, HubAdapter } from '../hub.js';
+import type { HubMessage } from '../hub-message.js';
+import { decodeEnvelope, encodeEnvelope, NODE_ID_BYTES } from './redis-envelope.js';
+import { isRedisTimeout } from './redis-errors.js';
+import { CONNECTION_OPTION_KEYS, linkSettings, type RedisConnectionOptions, RedisLink } from './redis-link.js';
+import { intOption } from '../validate.js';
+import { nonEmptyString, redisOptions } from './redis-options.js';
+import { Outbox, type Pending, RecentlySent } from './redis-outbox.js';
 
-/** How many messages published during an outage are kept for the reconnect; older ones are dropped beyond it. */
-export const DEFAULT_MAX_BUFFERED = 1000;
-/** The same bound in bytes (envelopes included). */
+/** How many messages the outage buffer holds at most (the byte bound is usually reached first). */
+export const DEFAULT_MAX_BUFFERED = 100_000;
+/** The outage buffer's bound in bytes: envelopes, channel names and a per-message allowance. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-export const DEFAULT_RECONNECT = { initialDelay: 50, maxDelay: 5000 } as const;
+/** The largest message sent or accepted through Redis, in bytes (beyond it: refused on publish, dropped on receipt). */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
+/** After a reconnect, how long the buffer may wait for other nodes to subscribe again before it is flushed anyway. */
+export const DEFAULT_RESUBSCRIBE_WAIT = 1000;
 export const DEFAULT_CHANNEL_PREFIX = 'switchboard:';
-/** How long close() waits for publishes in flight. */
-export const CLOSE_TIMEOUT = 1000;
 
 /** Published with `{ nodeId, error }` when the node loses Redis, and `{ nodeId, downtimeMs }` when it is back. */
 export const redisDownChannel = diagnosticsChannel('switchboard:redis:down');
@@ -26,20 +37,31 @@ export const redisUpChannel = diagnosticsChannel('switchboard:redis:up');
 /** Published with `{ nodeId, topic }` for each buffered message dropped because the outage buffer was full. */
 export const redisOverflowChannel = diagnosticsChannel('switchboard:redis:overflow');
 
-export interface RedisAdapterOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://...`. Default redis://127.0.0.1:6379. */
-  url?: string;
+export interface RedisAdapterOptions extends RedisConnectionOptions {
   /** Prepended to a topic to name its Redis channel. All nodes of a cluster must agree on it. */
   channelPrefix?: string;
-  /** Bound of the outage buffer, in messages (default 1000). On overflow the oldest is dropped and counted. */
+  /** Bound of the outage buffer, in messages (default 100 000). On overflow the oldest is dropped and counted. */
   maxBuffered?: number;
   /** Bound of the outage buffer, in bytes (default 8 MiB). */
   maxBufferedBytes?: number;
-  /** Reconnect backoff: doubles from initialDelay up to maxDelay, with ±20 % jitter. */
-  reconnect?: { initialDelay?: number; maxDelay?: number };
-  /** Time allowed for one connection attempt, in ms (default 2000). */
-  connectTimeout?: number;
+  /** Largest message, in bytes (default 16 MiB): a bigger publish throws a RangeError, a bigger arrival is dropped. */
+  maxMessageSize?: number;
+  /**
+   * After a reconnect, the buffer is flushed once every channel it holds has as many subscribers as its last publish
+   * reached (other nodes cut off by the same outage have subscribed again: pub/sub does not replay), or after this
+   * many ms (default 1000).
+   */
+  resubscribeWait?: number;
 }
+
+const OPTION_KEYS = [
+  ...CONNECTION_OPTION_KEYS,
+  'channelPrefix',
+  'maxBuffered',
+  'maxBufferedBytes',
+  'maxMessageSize',
+  'resubscribeWait',
+] as const;
 
 export interface RedisAdapterStats {
   /** Messages this node sent to Redis. */
@@ -54,86 +76,38 @@ export interface RedisAdapterStats {
   outages: number;
   /** Transitions back to connected after an outage. */
   reconnects: number;
-  /** Errors reported by the Redis clients (each failed reconnect attempt counts). */
+  /** Errors reported by the Redis clients (each failed connection attempt counts). */
   errors: number;
+  /** Commands and connection attempts that got no answer in time (each replaced its connection). */
+  timeouts: number;
   /** Messages currently waiting in the outage buffer. */
   buffered: number;
   /** Messages that went through the outage buffer and were sent on reconnect. */
   flushed: number;
+  /** Messages acknowledged by Redis just before an outage and sent again after it, to be safe (see RecentlySent). */
+  resent: number;
   /** Messages dropped because the outage buffer was full (oldest first). */
   overflowed: number;
-  /** Malformed envelopes ignored. */
+  /** Envelopes dropped on arrival: malformed, too big, or text that is not UTF-8. */
   malformed: number;
+  /** Gaps reported to the hub (see GapInfo). */
+  gaps: number;
 }
 
 export interface RedisAdapterEvents {
   /** Redis was lost (the error that said so). Local delivery goes on; publishes are buffered. */
   down: [Error];
-  /** Redis is back: channels re-subscribed, buffer flushed. */
+  /** Redis is back: channels subscribed again, buffer flushed (or flushing). */
   up: [];
 }
 
-/** The few node-redis client members this adapter uses (keeps its types small and its tests honest). */
-interface RedisConn {
-  readonly isReady: boolean;
-  on(event: 'error', fn: (err: Error) => void): unknown;
-  on(event: 'ready' | 'end' | 'reconnecting', fn: () => void): unknown;
-  connect(): Promise<unknown>;
-  close(): Promise<void>;
-  destroy(): void;
-  publish(channel: string, message: Buffer): Promise<number>;
-  subscribe(channels: string[], listener: Listener, bufferMode: true): Promise<void>;
-  unsubscribe(channels: string[], listener: Listener, bufferMode: true): Promise<void>;
-}
-type Listener = (message: Buffer, channel: Buffer) => void;
-
-interface Pending {
-  seq: number;
-  channel: string;
-  envelope: Buffer;
-}
-
-// Envelope: [0] version, [1] type (0 text, 1 binary), [2..18) node id, [18..24) sequence (uint48 BE), then the bytes.
-const VERSION = 1;
-const NODE_ID_BYTES = 16;
-const HEADER = 2 + NODE_ID_BYTES + 6;
-const MAX_SEEN_NODES = 4096;
-
-export function encodeEnvelope(nodeId: Buffer, seq: number, msg: HubMessage): Buffer {
-  const out = Buffer.allocUnsafe(HEADER + msg.data.length);
-  out[0] = VERSION;
-  out[1] = msg.type === 'text' ? 0 : 1;
-  nodeId.copy(out, 2);
-  out.writeUIntBE(seq, 2 + NODE_ID_BYTES, 6);
-  msg.data.copy(out, HEADER);
-  return out;
-}
-
-export function decodeEnvelope(buf: Buffer): { nodeId: Buffer; seq: number; msg: HubMessage } | null {
-  if (buf.length < HEADER || buf[0] !== VERSION || (buf[1] !== 0 && buf[1] !== 1)) return null;
-  return {
-    nodeId: buf.subarray(2, 2 + NODE_ID_BYTES),
-    seq: buf.readUIntBE(2 + NODE_ID_BYTES, 6),
-    msg: { type: buf[1] === 0 ? 'text' : 'binary', data: buf.subarray(HEADER) },
-  };
-}
-
-/** Checks a Redis URL and says what is wrong with it (for a CLI flag, say). */
-export function parseRedisUrl(url: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new TypeError(`not a URL: "${url}" (expected redis://host:port)`);
-  }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new TypeError(`unsupported scheme "${parsed.protocol}" in "${url}" (expected redis:// or rediss://)`);
-  }
-  if (parsed.hostname === '') throw new TypeError(`no host in "${url}"`);
-  const db = parsed.pathname.replace(/^\//, '');
-  if (db !== '' && !/^\d+$/.test(db)) throw new TypeError(`the database in "${url}" must be a number, got "${db}"`);
-  return parsed;
-}
+/** What goes out again after the publish connection is lost: messages acknowledged this recently, this many bytes. */
+const RESEND_WINDOW_MS = 1000;
+const RESEND_MAX_BYTES = 1024 * 1024;
+/** Nodes, topics and channels remembered at most, each map dropping the least recently used beyond it. */
+const MAX_TRACKED = 65_536;
+const MAX_NODES_PER_TOPIC = 4096;
+const NUMSUB_POLL = 25;
 
 export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements HubAdapter {
   readonly stats: RedisAdapterStats = {
@@ -144,67 +118,78 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     outages: 0,
     reconnects: 0,
     errors: 0,
+    timeouts: 0,
     buffered: 0,
     flushed: 0,
+    resent: 0,
     overflowed: 0,
     malformed: 0,
+    gaps: 0,
   };
   /** Random per adapter: tells this node's messages apart when Redis sends them back. */
   readonly nodeId = randomBytes(NODE_ID_BYTES);
-  readonly #url: string;
   readonly #prefix: string;
-  readonly #maxBuffered: number;
-  readonly #maxBufferedBytes: number;
-  readonly #initialDelay: number;
-  readonly #maxDelay: number;
-  readonly #connectTimeout: number;
-  #pub: RedisConn | null = null;
-  #sub: RedisConn | null = null;
+  readonly #maxMessageSize: number;
+  readonly #resubscribeWait: number;
+  readonly #clock: Clock;
+  readonly #pub: RedisLink;
+  readonly #sub: RedisLink;
+  readonly #outbox: Outbox;
+  readonly #recent = new RecentlySent(RESEND_WINDOW_MS, RESEND_MAX_BYTES);
   #deliver: ((topic: string, msg: HubMessage) => void) | null = null;
+  #onGap: ((topic: string, info: GapInfo) => void) | null = null;
   /** Topics this node has local subscribers for. */
   readonly #wanted = new Set<string>();
-  /** Topics dropped while their UNSUBSCRIBE could not be sent: cleaned up on the next connect. */
-  readonly #stale = new Set<string>();
-  /** Outage buffer, in sequence order. */
-  #buffer: Pending[] = [];
-  #bufferedBytes = 0;
   #seq = 0;
-  /** Highest sequence delivered per publishing node (drops duplicates, keeps each publisher's order). */
+  /** This node's last sequence number per topic. */
+  readonly #topicSeq = new Map<string, number>();
+  /** Highest sequence number delivered per publishing node (drops repeats, keeps each publisher's order). */
   readonly #seen = new Map<string, number>();
-  #up = false;
-  #downSince = 0;
+  /** Per wanted topic, the last topic sequence number heard from each node: a jump is a gap. */
+  readonly #heard = new Map<string, Map<string, number>>();
+  /** Subscribers the last PUBLISH of each channel reached, for the wait before a flush. */
+  readonly #receivers = new Map<string, number>();
+  /** While a flush waits for other nodes to subscribe again, new publishes queue behind the buffer. */
+  #flushing = false;
+  #connected = false;
+  /** Clock time of the outage's start, null while connected (or before the first connect). */
+  #downSince: number | null = null;
   #closed = false;
-  #firstUp: { promise: Promise<void>; resolve: () => void };
 
   constructor(options: RedisAdapterOptions = {}) {
     super();
-    this.#url = options.url ?? 'redis://127.0.0.1:6379';
-    parseRedisUrl(this.#url);
-    this.#prefix = options.channelPrefix ?? DEFAULT_CHANNEL_PREFIX;
-    this.#maxBuffered = intAtLeast('maxBuffered', options.maxBuffered ?? DEFAULT_MAX_BUFFERED, 0);
-    this.#maxBufferedBytes = intAtLeast('maxBufferedBytes', options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES, 0);
-    this.#initialDelay = intAtLeast(
-      'reconnect.initialDelay',
-      options.reconnect?.initialDelay ?? DEFAULT_RECONNECT.initialDelay,
-      1,
+    const o = redisOptions('RedisAdapter', options, OPTION_KEYS);
+    const link = linkSettings(o);
+    this.#clock = link.clock;
+    this.#prefix = nonEmptyString('channelPrefix', o.channelPrefix, DEFAULT_CHANNEL_PREFIX);
+    this.#outbox = new Outbox(
+      intOption('maxBuffered', o.maxBuffered, DEFAULT_MAX_BUFFERED, 0),
+      intOption('maxBufferedBytes', o.maxBufferedBytes, DEFAULT_MAX_BUFFERED_BYTES, 0),
     );
-    this.#maxDelay = intAtLeast('reconnect.maxDelay', options.reconnect?.maxDelay ?? DEFAULT_RECONNECT.maxDelay, 1);
-    this.#connectTimeout = intAtLeast('connectTimeout', options.connectTimeout ?? 2000, 1);
-    let resolve!: () => void;
-    const promise = new Promise<void>((r) => {
-      resolve = r;
-    });
-    this.#firstUp = { promise, resolve };
+    this.#maxMessageSize = intOption('maxMessageSize', o.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, 1, 2 ** 32);
+    this.#resubscribeWait = intOption('resubscribeWait', o.resubscribeWait, DEFAULT_RESUBSCRIBE_WAIT, 0, 3_600_000);
+    this.#pub = new RedisLink(
+      'publish',
+      link,
+      { up: () => this.#onPubUp(), down: (e) => this.#onPubDown(e) },
+      this.stats,
+    );
+    this.#sub = new RedisLink(
+      'subscribe',
+      link,
+      { up: () => this.#onSubUp(), down: (e) => this.#onDown(e) },
+      this.stats,
+    );
   }
 
   /** Whether both connections (publish and subscribe) are up. */
   get connected(): boolean {
-    return this.#up;
+    return this.#connected;
   }
 
   /** Resolves the first time both connections are up (never rejects; Redis may be down at boot). */
-  connectedOnce(): Promise<void> {
-    return this.#firstUp.promise;
+  async connectedOnce(): Promise<void> {
+    await Promise.all([this.#pub.upOnce(), this.#sub.upOnce()]);
   }
 
   channelOf(topic: string): string {
@@ -212,193 +197,222 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
   }
 
   /** Opens both connections; resolves once they are up. Publishes before that are buffered. */
-  start(deliver: (topic: string, msg: HubMessage) => void): Promise<void> {
+  start(
+    deliver: (topic: string, msg: HubMessage) => void,
+    gap?: (topic: string, info: GapInfo) => void,
+  ): Promise<void> {
     if (this.#deliver) throw new Error('the redis adapter is already started (one adapter per hub)');
     this.#deliver = deliver;
-    this.#pub = this.#client();
-    this.#sub = this.#client();
-    for (const conn of [this.#pub, this.#sub]) {
-      conn.on('ready', () => this.#onReady());
-      conn.on('end', () => this.#onDown(new Error('redis connection closed')));
-      conn.on('reconnecting', () => this.#onDown(new Error('redis connection lost')));
-      conn.on('error', (err) => {
-        this.stats.errors++;
-        this.#onDown(err);
-      });
-      // connect() retries on its own (reconnectStrategy); its rejection only means we closed first.
-      conn.connect().catch(() => {});
-    }
-    return this.#firstUp.promise;
+    this.#onGap = gap ?? null;
+    this.#pub.start();
+    this.#sub.start();
+    return this.connectedOnce();
   }
 
-  subscribe(topic: string): Promise<void> | undefined {
+  /** Joins the topic's channel; rejects (ERR_REDIS_TIMEOUT) only when Redis does not answer — it is retried anyway. */
+  async subscribe(topic: string): Promise<void> {
     this.#wanted.add(topic);
-    this.#stale.delete(topic);
-    const sub = this.#sub;
-    if (!sub?.isReady) return undefined; // done on (re)connect
-    return sub.subscribe([this.channelOf(topic)], this.#onMessage, true).catch(() => {});
+    if (!this.#sub.ready) return; // done on (re)connect
+    await this.#sub
+      .call(`SUBSCRIBE ${this.channelOf(topic)}`, (c) => c.subscribe([this.channelOf(topic)], this.#onMessage, true))
+      .catch(onlyTimeouts);
   }
 
-  unsubscribe(topic: string): Promise<void> | undefined {
+  async unsubscribe(topic: string): Promise<void> {
     this.#wanted.delete(topic);
-    const sub = this.#sub;
-    if (!sub?.isReady) {
-      this.#stale.add(topic);
-      return undefined;
-    }
-    return sub.unsubscribe([this.channelOf(topic)], this.#onMessage, true).catch(() => {
-      this.#stale.add(topic);
-    });
+    this.#heard.delete(topic);
+    // While down there is nothing to leave: each connection starts without subscriptions.
+    if (!this.#sub.ready) return;
+    await this.#sub
+      .call(`UNSUBSCRIBE ${this.channelOf(topic)}`, (c) =>
+        c.unsubscribe([this.channelOf(topic)], this.#onMessage, true),
+      )
+      .catch(onlyTimeouts);
   }
 
-  /** Sends at once when connected; otherwise buffers (bounded: the oldest is dropped on overflow). Never throws. */
+  /**
+   * Sends at once when connected; otherwise buffers (bounded: the oldest is dropped on overflow). Throws a RangeError
+   * for a message over `maxMessageSize` and a TypeError for text that is not UTF-8 (other nodes would drop them).
+   */
   publish(topic: string, msg: HubMessage): void {
     if (this.#closed) return;
+    if (msg.data.length > this.#maxMessageSize) {
+      throw new RangeError(`a ${msg.data.length}-byte message exceeds maxMessageSize (${this.#maxMessageSize})`);
+    }
+    if (msg.type === 'text' && !isUtf8(msg.data)) throw new TypeError('a text message must be valid UTF-8');
+    const topicSeq = (this.#topicSeq.get(topic) ?? 0) + 1;
+    remember(this.#topicSeq, topic, topicSeq, MAX_TRACKED);
+    const seq = ++this.#seq;
     const entry: Pending = {
-      seq: ++this.#seq,
+      seq,
+      topic,
+      topicSeq,
       channel: this.channelOf(topic),
-      envelope: encodeEnvelope(this.nodeId, this.#seq, msg),
+      envelope: encodeEnvelope(this.nodeId, seq, topicSeq, msg),
+      marker: false,
+      acknowledged: false,
     };
     // While older messages wait, newer ones queue behind them: each publisher's order holds across an outage.
-    if (!this.#up || this.#buffer.length > 0) this.#enqueue(entry);
+    if (!this.#pub.ready || this.#flushing || this.#outbox.size > 0) this.#enqueue(entry);
     else this.#send(entry);
   }
 
-  /** Lets publishes already sent complete (for at most `CLOSE_TIMEOUT` ms), then drops both connections. */
+  /** Lets publishes already sent complete (for at most `closeTimeout` ms), then drops both connections. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#up = false;
-    this.#buffer = [];
-    this.#bufferedBytes = 0;
+    this.#connected = false;
+    this.#outbox.take();
     this.stats.buffered = 0;
-    this.#firstUp.resolve();
-    await Promise.all(
-      [this.#pub, this.#sub].map(async (conn) => {
-        if (!conn) return;
-        if (conn.isReady) {
-          let timer: NodeJS.Timeout | undefined;
-          const timeout = new Promise<void>((resolve) => {
-            timer = setTimeout(resolve, CLOSE_TIMEOUT);
-          });
-          await Promise.race([conn.close().catch(() => {}), timeout]);
-          clearTimeout(timer);
-        }
-        conn.destroy();
-      }),
-    );
+    await Promise.all([this.#pub.close(), this.#sub.close()]);
   }
 
-  #client(): RedisConn {
-    const initial = this.#initialDelay;
-    const max = this.#maxDelay;
-    return createClient({
-      url: this.#url,
-      // We buffer (bounded) ourselves; commands issued while offline fail at once instead of piling up in the client.
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: this.#connectTimeout,
-        reconnectStrategy: (retries: number) => {
-          if (this.#closed) return false;
-          const delay = Math.min(max, initial * 2 ** Math.min(retries, 20));
-          return Math.round(delay * (0.8 + Math.random() * 0.4));
-        },
-      },
-    }) as unknown as RedisConn;
+  #onSubUp(): void {
+    // A fresh connection has no subscriptions: join every wanted channel. Whatever was published on them while this
+    // node was not subscribed is gone (pub/sub does not replay): say so for each once subscribed again, so that an app
+    // reading its history on that signal misses nothing in between.
+    const topics = [...this.#wanted];
+    if (topics.length > 0) {
+      const channels = topics.map((t) => this.channelOf(t));
+      this.#sub
+        .call(`SUBSCRIBE ${channels.length} channel(s)`, (c) => c.subscribe(channels, this.#onMessage, true))
+        .then(
+          () => {
+            for (const topic of topics)
+              if (this.#wanted.has(topic)) this.#gap(topic, { reason: 'reconnect', missed: null });
+          },
+          () => {}, // a failure replaces the connection, and this runs again
+        );
+    }
+    this.#onLinkUp();
   }
 
-  #onReady(): void {
-    if (this.#closed || !this.#pub?.isReady || !this.#sub?.isReady) return;
-    const sub = this.#sub;
-    // Re-subscribe what this node needs (node-redis restores what it knew; this covers topics added while down) and
-    // leave what it no longer needs.
-    const stale = [...this.#stale].filter((t) => !this.#wanted.has(t)).map((t) => this.channelOf(t));
-    this.#stale.clear();
-    if (stale.length > 0) sub.unsubscribe(stale, this.#onMessage, true).catch(() => {});
-    const wanted = [...this.#wanted].map((t) => this.channelOf(t));
-    if (wanted.length > 0) sub.subscribe(wanted, this.#onMessage, true).catch(() => {});
-    const wasUp = this.#up;
-    this.#up = true;
-    const downtimeMs = this.#downSince ? Date.now() - this.#downSince : 0;
-    if (this.#downSince) {
+  #onPubUp(): void {
+    this.#onLinkUp();
+    if (this.#outbox.size > 0) void this.#flushWhenResubscribed();
+  }
+
+  #onLinkUp(): void {
+    if (this.#closed || this.#connected || !this.#pub.ready || !this.#sub.ready) return;
+    this.#connected = true;
+    if (this.#downSince !== null) {
+      const downtimeMs = Math.round(this.#clock.now() - this.#downSince);
+      this.#downSince = null;
       this.stats.reconnects++;
-      this.#downSince = 0;
       if (redisUpChannel.hasSubscribers) redisUpChannel.publish({ nodeId: this.nodeId.toString('hex'), downtimeMs });
     }
-    // Flush in order; anything published from here on goes after it.
-    this.#flush();
-    this.#firstUp.resolve();
-    if (!wasUp) this.emit('up');
+    this.emit('up');
+  }
+
+  #onPubDown(err: Error): void {
+    this.#counted(this.#outbox.merge(this.#recent.take(this.#clock.now())));
+    this.#onDown(err);
   }
 
   #onDown(err: Error): void {
-    if (this.#closed || !this.#up) return;
-    this.#up = false;
-    this.#downSince = Date.now();
+    if (this.#closed || !this.#connected) return;
+    this.#connected = false;
+    this.#downSince = this.#clock.now();
     this.stats.outages++;
     if (redisDownChannel.hasSubscribers) redisDownChannel.publish({ nodeId: this.nodeId.toString('hex'), error: err });
     this.emit('down', err);
   }
 
   #send(entry: Pending): void {
-    const pub = this.#pub;
-    if (!pub?.isReady) {
-      this.#onDown(new Error('redis connection not ready'));
-      this.#enqueue(entry);
-      return;
-    }
-    pub.publish(entry.channel, entry.envelope).then(
-      () => {
-        this.stats.published++;
-      },
-      () => {
-        // Lost with the connection: back into the buffer at its place. If Redis did get it, subscribers drop the repeat.
-        if (!this.#closed) this.#enqueue(entry);
-      },
-    );
+    this.#pub
+      .call(`PUBLISH to ${entry.channel}`, (c) => c.publish(entry.channel, entry.envelope))
+      .then(
+        (receivers) => {
+          if (entry.acknowledged) this.stats.resent++;
+          else if (!entry.marker) this.stats.published++;
+          entry.acknowledged = true;
+          remember(this.#receivers, entry.channel, receivers, MAX_TRACKED);
+          this.#recent.add(entry, this.#clock.now());
+        },
+        () => {
+          // Lost with the connection (or timed out, which replaced it): back into the buffer at its place. If Redis did
+          // get it, receivers drop the repeat by its sequence number.
+          if (!this.#closed) this.#enqueue(entry);
+        },
+      );
   }
 
   #enqueue(entry: Pending): void {
-    const buf = this.#buffer;
-    let i = buf.length;
-    while (i > 0 && buf[i - 1]!.seq > entry.seq) i--;
-    buf.splice(i, 0, entry);
-    this.#bufferedBytes += entry.envelope.length;
-    while (buf.length > this.#maxBuffered || (this.#bufferedBytes > this.#maxBufferedBytes && buf.length > 0)) {
-      const dropped = buf.shift()!;
-      this.#bufferedBytes -= dropped.envelope.length;
+    this.#counted(this.#outbox.push(entry));
+  }
+
+  /** Counts what the buffer let go on overflow, and flushes what it holds if the connection is (again) up. */
+  #counted(overflowed: Pending[]): void {
+    for (const gone of overflowed) {
+      if (gone.marker || gone.acknowledged) continue; // no message lost with it
       this.stats.overflowed++;
       if (redisOverflowChannel.hasSubscribers) {
-        redisOverflowChannel.publish({
-          nodeId: this.nodeId.toString('hex'),
-          topic: dropped.channel.slice(this.#prefix.length),
-        });
+        redisOverflowChannel.publish({ nodeId: this.nodeId.toString('hex'), topic: gone.topic });
       }
     }
-    this.stats.buffered = buf.length;
-    // A send that failed after the connection came back (a race with 'ready') must not wait for the next outage.
-    if (this.#up && this.#pub?.isReady) queueMicrotask(() => this.#flushIfUp());
+    this.stats.buffered = this.#outbox.size;
+    // A send that failed after the connection came back (a race with 'up') must not wait for the next outage.
+    if (this.#pub.ready && !this.#flushing) queueMicrotask(() => this.#flushIfUp());
   }
 
   #flushIfUp(): void {
-    if (!this.#up || !this.#pub?.isReady || this.#buffer.length === 0) return;
-    this.#flush();
+    if (this.#pub.ready && !this.#flushing && this.#outbox.size > 0) this.#flush();
   }
 
-  /** Sends what the outage buffer holds, oldest first. */
+  /**
+   * Nodes cut off by the same outage (a Redis restart) come back at about the same time, but a message flushed before
+   * one of them has subscribed again never reaches it. So wait — bounded by `resubscribeWait` — until each buffered
+   * channel has as many subscribers as its last publish reached, then flush.
+   */
+  async #flushWhenResubscribed(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    const deadline = this.#clock.now() + this.#resubscribeWait;
+    try {
+      for (;;) {
+        const waiting = this.#outbox.channels().filter((c) => (this.#receivers.get(c) ?? 0) > 0);
+        if (waiting.length === 0) break;
+        const counts = await this.#pub.call('PUBSUB NUMSUB', (c) => c.pubSubNumSub(waiting));
+        if (waiting.every((c) => (counts[c] ?? 0) >= this.#receivers.get(c)!)) break;
+        if (this.#clock.now() >= deadline) break;
+        await new Promise<void>((resolve) => this.#clock.setTimeout(resolve, NUMSUB_POLL));
+        if (!this.#pub.ready || this.#closed) return;
+      }
+    } catch {
+      // The connection went again: the buffer waits for the next one. (Any other failure, say an ACL refusing PUBSUB,
+      // just ends the wait: the flush below goes ahead.)
+    } finally {
+      this.#flushing = false;
+    }
+    this.#flushIfUp();
+  }
+
+  /** Sends what the outage buffer holds, oldest first, after a skip marker for each topic it dropped messages of. */
   #flush(): void {
-    const pending = this.#buffer;
-    this.#buffer = [];
-    this.#bufferedBytes = 0;
+    const { entries, dropped } = this.#outbox.take();
     this.stats.buffered = 0;
-    for (const entry of pending) {
-      this.stats.flushed++;
+    const markers: Pending[] = [];
+    for (const [topic, { missed, last }] of dropped) {
+      if (missed === 0) continue;
+      this.#gap(topic, { reason: 'overflow', missed });
+      const envelope = encodeEnvelope(this.nodeId, last.seq, last.topicSeq, null);
+      markers.push({ ...last, envelope, marker: true, acknowledged: false });
+    }
+    // Dropped messages are older than every survivor, so markers (in sequence order) go first.
+    markers.sort((a, b) => a.seq - b.seq);
+    for (const entry of [...markers, ...entries]) {
+      if (!entry.marker && !entry.acknowledged) this.stats.flushed++;
       this.#send(entry);
     }
   }
 
+  #gap(topic: string, info: GapInfo): void {
+    this.stats.gaps++;
+    this.#onGap?.(topic, info);
+  }
+
   readonly #onMessage = (message: Buffer, channel: Buffer): void => {
-    const env = decodeEnvelope(message);
+    const env = decodeEnvelope(message, this.#maxMessageSize);
     if (!env) {
       this.stats.malformed++;
       return;
@@ -407,22 +421,37 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
       this.stats.echoesDropped++;
       return;
     }
+    const name = channel.toString('utf8');
+    if (!name.startsWith(this.#prefix)) return;
+    const topic = name.slice(this.#prefix.length);
+    if (!this.#wanted.has(topic)) return;
     const node = env.nodeId.toString('latin1');
     const last = this.#seen.get(node);
     if (last !== undefined && env.seq <= last) {
       this.stats.duplicatesDropped++;
       return;
     }
-    this.#seen.delete(node); // re-inserted last: the Map stays in least-recently-heard order
-    this.#seen.set(node, env.seq);
-    if (this.#seen.size > MAX_SEEN_NODES) this.#seen.delete(this.#seen.keys().next().value!);
-    const name = channel.toString('utf8');
-    if (!name.startsWith(this.#prefix)) return;
-    const topic = name.slice(this.#prefix.length);
-    if (!this.#wanted.has(topic)) return;
+    remember(this.#seen, node, env.seq, MAX_TRACKED);
+    this.#checkSequence(topic, node, env.topicSeq, env.msg === null);
+    if (env.msg === null) return;
     this.stats.received++;
     this.#deliver?.(topic, env.msg);
   };
+
+  /** A jump in a node's sequence within the topic is a gap of that many messages (a marker counts itself). */
+  #checkSequence(topic: string, node: string, topicSeq: number, marker: boolean): void {
+    let nodes = this.#heard.get(topic);
+    if (!nodes) {
+      nodes = new Map();
+      remember(this.#heard, topic, nodes, MAX_TRACKED);
+    }
+    const before = nodes.get(node);
+    remember(nodes, node, topicSeq, MAX_NODES_PER_TOPIC);
+    // Unknown before: nothing to compare with. Lower: the node forgot the topic's count (restarted at 1), not a gap.
+    if (before === undefined || topicSeq <= before) return;
+    const missed = topicSeq - before - (marker ? 0 : 1);
+    if (missed > 0) this.#gap(topic, { reason: 'sequence', missed });
+  }
 }
 
 /** `new Hub({ adapter: redisAdapter({ url }) })`: topics shared by every node on the same Redis. */
@@ -430,10 +459,20 @@ export function redisAdapter(options: RedisAdapterOptions | string = {}): RedisA
   return new RedisAdapter(typeof options === 'string' ? { url: options } : options);
 }
 
-function intAtLeast(name: string, value: number, min: number): number {
-  if (!Number.isInteger(value) || value < min)
-    throw new RangeError(`${name} must be a whole number ≥ ${min}, got ${value}`);
-  return value;
+/** Sets `key` as the most recently used entry of `map`, forgetting the least recently used beyond `max`. */
+function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > max) map.delete(map.keys().next().value!);
 }
 
+function onlyTimeouts(err: unknown): void {
+  // A subscription lost with its connection is made again on the next one; only a Redis that does not answer is news.
+  if (isRedisTimeout(err)) throw err;
+}
+
+export { decodeEnvelope, encodeEnvelope } from './redis-envelope.js';
+export { isRedisTimeout, RedisError, type RedisErrorCode } from './redis-errors.js';
+export { DEFAULT_RECONNECT, type RedisConnectionOptions, type ReconnectOptions } from './redis-link.js';
+export { parseRedisUrl } from './redis-options.js';
 export { type RedisHistoryOptions, RedisStreamHistory, redisHistory } from './redis-history.js';

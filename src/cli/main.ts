@@ -1,65 +1,57 @@
-// Entry of the `switchboard` command: dispatches to a subcommand; bad usage prints what is wrong and exits 2.
-import { runConnect } from './connect.js';
-import { runServe } from './serve.js';
+// Entry of the `switchboard` command: dispatches to a subcommand, answers --help and --version; bad usage prints what
+// is wrong (naming the flag) and exits 2.
+import { readFileSync } from 'node:fs';
+import { CONNECT, runConnect } from './connect.js';
+import { helpText, UsageError } from './flags.js';
+import { runServe, SERVE } from './serve.js';
+import { visible } from './terminal-text.js';
+
+const COMMANDS = { serve: runServe, connect: runConnect } as const;
+const HELP = { serve: SERVE, connect: CONNECT } as const;
 
 export const USAGE = `usage:
-  switchboard serve [--host 127.0.0.1] [--port 8080] [--max-message-size BYTES]
-                    [--compression dedicated|shared|off] [--origin URL]... [--shutdown-timeout MS]
-                    [--redis redis://127.0.0.1:6379]
-  switchboard connect <ws://host:port/path> [--protocol NAME]... [--header "Name: value"]...
-                    [--compression dedicated|shared|off] [--origin URL]
+  switchboard serve [flags]          run the demo server (chat, dashboard, ws /echo, ws /broadcast, /metrics)
+  switchboard connect <url> [flags]  an interactive WebSocket client, like wscat
+  switchboard <command> --help       the flags of a command, with their defaults
+  switchboard --version              the version of switchboard
 `;
 
-export class UsageError extends Error {}
-
-export async function main(argv: string[]): Promise<number | undefined> {
+export async function main(argv: readonly string[]): Promise<number | undefined> {
   const [command, ...rest] = argv;
   try {
-    switch (command) {
-      case 'serve':
-        return await runServe(rest);
-      case 'connect':
-        return await runConnect(rest);
-      case 'help':
-      case '--help':
-      case '-h':
-        process.stdout.write(USAGE);
-        return 0;
-      default:
-        throw new UsageError(command ? `unknown command "${command}"` : 'no command given');
+    if (command === '--version' || command === '-v') {
+      process.stdout.write(`${version()}\n`);
+      return 0;
     }
-  } catch (err) {
-    // parseArgs reports unknown or malformed flags with a TypeError whose code starts with ERR_PARSE_ARGS.
-    const code = (err as { code?: string }).code ?? '';
-    if (err instanceof UsageError || code.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`switchboard: ${(err as Error).message}\n${USAGE}`);
+    if (command === 'help' || command === '--help' || command === '-h') {
+      const topic = rest[0];
+      if (topic === undefined) process.stdout.write(USAGE);
+      else if (isCommand(topic)) process.stdout.write(helpText(HELP[topic]));
+      else throw new UsageError(`no help for "${visible(topic)}" (commands: serve, connect)`);
+      return 0;
+    }
+    if (command === undefined) {
+      process.stderr.write(`switchboard: no command given\n${USAGE}`);
       return 2;
     }
-    throw err;
+    if (!isCommand(command)) throw new UsageError(`unknown command "${visible(command)}" (commands: serve, connect)`);
+    return await COMMANDS[command](rest);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    const more = command !== undefined && isCommand(command) ? `switchboard ${command} --help` : 'switchboard --help';
+    process.stderr.write(`switchboard: ${err.message}\n(see ${more})\n`);
+    return 2;
   }
 }
 
-/** Parses a whole, non-negative number flag, naming the flag when it is not one. */
-export function intFlag(
-  name: string,
-  value: string | undefined,
-  fallback: number,
-  min = 0,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
-  const n = Number(value);
-  if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`);
-  return n;
+function isCommand(name: string): name is keyof typeof COMMANDS {
+  return Object.hasOwn(COMMANDS, name);
 }
 
-export function compressionFlag(
-  value: string | undefined,
-  fallback: 'dedicated' | 'shared' | false,
-): 'dedicated' | 'shared' | false {
-  if (value === undefined) return fallback;
-  if (value === 'off') return false;
-  if (value === 'dedicated' || value === 'shared') return value;
-  throw new UsageError(`--compression must be dedicated, shared or off, got "${value}"`);
+/** The version in the package's own package.json (dist/src/cli → the package root). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
 }

@@ -197,6 +197,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     setStreamLimit(limit: number | null): void {
       this.#conn.#parser.setStreamLimit(limit);
     }
+    haltInput(): void {
+      this.#conn.#parser.halt();
+    }
+    resumeInput(): void {
+      // drain() un-halts the parser.
+      if (this.#conn.#state !== ReadyState.Closed) this.#conn.#parse(null);
+    }
+    reading(): boolean {
+      return this.#conn.#state !== ReadyState.Closed && !this.#conn.#parser.failed;
+    }
     isOpen(): boolean {
       return this.#conn.#state === ReadyState.Open;
     }
@@ -306,7 +316,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** The socket reads exactly when nobody holds it: no pause, nothing parked, reading started. */
   #syncFlow(): void {
     if (!this.#readingStarted) return;
-    const pause = this.#pauses > 0 || this.#parked;
+    // Once the parser has stopped (a failure, or the peer's close), nothing is parsed any more: the socket reads on
+    // regardless, so the peer's FIN is seen and the close completes without waiting for the close timer.
+    const pause = !this.#parser.failed && (this.#pauses > 0 || this.#parked);
     if (pause === this.#socketPaused) return;
     this.#socketPaused = pause;
     if (pause) this.#socket.pause();
@@ -336,6 +348,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     this.#receivedClose = true;
     this.#parser.stop();
+    this.#syncFlow();
     // §7.1.5: the connection's close code is the one in the first close frame *received*.
     this.#closeCode = decoded.code;
     this.#closeReason = decoded.reason;
@@ -462,6 +475,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   #fail(code: CloseCode, message: string, cause?: Error): void {
     if (this.#state === ReadyState.Closed) return;
     this.#parser.stop();
+    this.#syncFlow();
     // Only the peer's violations of the protocol count as such (not our policy 1008 or a handler's 1011).
     if (code === CloseCode.ProtocolError || code === CloseCode.InvalidPayload || code === CloseCode.MessageTooBig) {
       if (this.#stats) this.#stats.protocolErrors++;

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 export const TURN_BUDGET_MS = 4;
 
 let spent = 0;
+let depth = 0;
 let turnQueued = false;
 const jobs: Array<() => void> = [];
 
@@ -17,10 +18,14 @@ export function overBudget(): boolean {
 
 /** Runs `work` and charges its time to this turn. */
 export function charged<T>(work: () => T): T {
+  // Nested work (a deferred slice that resumes parsing) is already being timed by the outer call.
+  if (depth > 0) return work();
+  depth++;
   const t0 = performance.now();
   try {
     return work();
   } finally {
+    depth--;
     spent += performance.now() - t0;
     queueTurn();
   }

@@ -1,9 +1,10 @@
 // Reassembles data frames into messages (RFC 6455 §5.4, §5.6, §8.1; RFC 7692 §6.2): UTF-8 checked as the bytes
-// arrive, compressed messages inflated at their end, or one message streamed to a reader claimed with nextReader().
-import { ProtocolError } from '../errors.js';
+// arrive, compressed messages inflated as their fragments arrive (inflation.ts), or one message streamed to a reader
+// claimed with nextReader().
 import type { PerMessageDeflate } from '../extensions/permessage-deflate.js';
-import { CloseCode, EMPTY, Opcode } from '../protocol/constants.js';
+import { CloseCode, Opcode } from '../protocol/constants.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
+import { Inflation, type InflationHost } from './inflation.js';
 import { PayloadBuffer } from './payload-buffer.js';
 import { type IncomingStream, MessageReader, type PausableSource } from './streams.js';
 import type { Message, MessageType } from './types.js';
@@ -17,6 +18,12 @@ export interface AssemblerHost {
   fail(code: CloseCode, message: string): void;
   /** Raises or restores the parser's size limit for the next message (streamed messages may be larger). */
   setStreamLimit(limit: number | null): void;
+  /** Stops the parser after the current event: a compressed message needs more inflating first. */
+  haltInput(): void;
+  /** Parses on after haltInput(). */
+  resumeInput(): void;
+  /** False once the connection stopped reading for good. */
+  reading(): boolean;
 }
 
 /** Pending bytes of a streamed message handed to its reader at once, without waiting for the end of the read. */
@@ -31,23 +38,30 @@ interface PendingReader {
 export class MessageAssembler {
   readonly #host: AssemblerHost;
   readonly #source: PausableSource;
-  readonly #deflate: PerMessageDeflate | null;
   readonly #maxMessageSize: number;
+  readonly #inflation: Inflation | null;
   #type: MessageType = 'binary';
   #compressed = false;
-  /** The message's bytes so far; for a streamed message, bytes not yet handed to the reader (see flushStream). */
+  /** The message's bytes so far (inflated, when compressed); for a streamed one, bytes not yet handed to the reader. */
   readonly #payload = new PayloadBuffer();
   #frameLength = 0;
   #validator: Utf8Validator | null = null;
   #validating = false;
-  #stream: IncomingStream | null = null;
+  #stream: MessageReader | null = null;
   #readers: PendingReader[] | null = null;
 
   constructor(host: AssemblerHost, source: PausableSource, deflate: PerMessageDeflate | null, maxMessageSize: number) {
     this.#host = host;
-    this.#source = source;
-    this.#deflate = deflate;
+    // A reader that lags pauses the socket, and when it asks for more, a compressed message resumes inflating.
+    this.#source = {
+      pause: () => source.pause(),
+      resume: () => {
+        source.resume();
+        this.#inflation?.kick();
+      },
+    };
     this.#maxMessageSize = maxMessageSize;
+    this.#inflation = deflate ? new Inflation(deflate, this.#inflationHost()) : null;
   }
 
   onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
@@ -57,9 +71,9 @@ export class MessageAssembler {
     this.#compressed = rsv1;
     const next = this.#readers?.shift();
     // A whole uncompressed text frame is checked once at its end by the native validator; anything that arrives in
-    // pieces is checked incrementally so that invalid UTF-8 fails fast (Autobahn 6.4.x). A streamed message's bytes
-    // go to the reader as they arrive, so they are validated as they arrive too.
-    this.#validating = this.#type === 'text' && !rsv1 && (!fin || next !== undefined);
+    // pieces — a fragmented or streamed message, or inflated output — is checked incrementally so that invalid UTF-8
+    // fails fast (Autobahn 6.4.x).
+    this.#validating = this.#type === 'text' && (rsv1 || !fin || next !== undefined);
     if (this.#validating) this.#resetValidator();
     if (next) {
       this.#host.setStreamLimit(this.#readers?.[0]?.maxSize ?? null);
@@ -67,68 +81,40 @@ export class MessageAssembler {
       this.#stream = reader;
       next.claim(reader);
     }
+    // RFC 7692 §7.2.2: the limit applies to the inflated bytes, the message's size as the application sees it.
+    if (rsv1) this.#inflation!.begin(next?.maxSize ?? this.#maxMessageSize);
   }
 
   onData(chunk: Buffer): void {
-    if (this.#type === 'text' && !this.#compressed) {
+    if (this.#compressed) {
+      this.#inflation!.push(chunk);
+      return;
+    }
+    if (this.#type === 'text') {
       if (!this.#validating && chunk.length !== this.#frameLength) {
         this.#validating = true;
         this.#resetValidator();
       }
-      if (this.#validating && !this.#validator!.push(chunk)) {
-        this.#host.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
-        return;
-      }
+      if (this.#validating && !this.#validate(chunk)) return;
     }
-    this.#payload.push(chunk);
-    // A streamed message's bytes are handed over at the end of each read (or 16 KiB): tiny fragments reach the
-    // reader coalesced, never as one Buffer each.
-    if (this.#stream && !this.#compressed && this.#payload.size >= STREAM_FLUSH) this.flushStream();
-  }
-
-  /** Hands a streamed message's pending bytes to its reader (the connection calls this at the end of each read). */
-  flushStream(): void {
-    if (this.#stream && !this.#compressed && !this.#payload.empty) this.#stream.pushChunk(this.#payload.take());
+    this.#accept(chunk);
   }
 
   onDataFrameEnd(fin: boolean): void {
+    if (this.#compressed) {
+      if (fin) this.#inflation!.end();
+      return;
+    }
     if (!fin) {
       this.#payload.settle();
       return;
     }
-    let data: Buffer;
-    if (this.#compressed) {
-      try {
-        data = this.#deflate!.decompress(this.#payload.takeParts(), this.#maxMessageSize);
-      } catch (err) {
-        const code = err instanceof ProtocolError ? err.closeCode : CloseCode.InvalidPayload;
-        this.#host.fail(code, err instanceof Error ? err.message : 'inflate failed');
-        return;
-      }
-    } else if (this.#stream) {
-      this.flushStream();
-      data = EMPTY;
-    } else {
-      data = this.#payload.take();
-    }
-    if (this.#type === 'text') {
-      const ok = this.#validating ? this.#validator!.end() : isValidUtf8(data);
-      if (!ok) {
-        this.#host.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
-        return;
-      }
-    }
-    const stream = this.#stream;
-    if (stream) {
-      this.#stream = null;
-      if (this.#compressed && data.length > 0) stream.pushChunk(data);
-      stream.finish();
-      this.#host.onStreamed();
-      return;
-    }
-    this.#host.onMessage(
-      this.#type === 'text' ? { type: 'text', data: data.toString('utf8') } : { type: 'binary', data },
-    );
+    this.#complete();
+  }
+
+  /** Hands a streamed message's pending bytes to its reader (the connection calls this at the end of each read). */
+  flushStream(): void {
+    if (this.#stream && !this.#payload.empty) this.#stream.pushChunk(this.#payload.take());
   }
 
   /** Queues a claim on the next message; `maxSize` (null: the normal limit) applies to that message only. */
@@ -149,6 +135,59 @@ export class MessageAssembler {
     this.#stream?.abort(err);
     this.#stream = null;
     for (const pending of this.#readers?.splice(0) ?? []) pending.reject(err);
+  }
+
+  /** Message bytes (as received, or inflated) that passed validation. */
+  #accept(chunk: Buffer): void {
+    this.#payload.push(chunk);
+    // A streamed message's bytes are handed over at the end of each read (or 16 KiB): tiny fragments reach the
+    // reader coalesced, never as one Buffer each.
+    if (this.#stream && this.#payload.size >= STREAM_FLUSH) this.flushStream();
+  }
+
+  #validate(chunk: Buffer): boolean {
+    if (this.#validator!.push(chunk)) return true;
+    this.#host.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+    return false;
+  }
+
+  #complete(): void {
+    const stream = this.#stream;
+    const data = stream ? null : this.#payload.take();
+    if (this.#type === 'text') {
+      const ok = this.#validating ? this.#validator!.end() : isValidUtf8(data!);
+      if (!ok) {
+        this.#host.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+        return;
+      }
+    }
+    if (stream) {
+      this.flushStream();
+      this.#stream = null;
+      stream.finish();
+      this.#host.onStreamed();
+      return;
+    }
+    this.#host.onMessage(
+      this.#type === 'text' ? { type: 'text', data: data!.toString('utf8') } : { type: 'binary', data: data! },
+    );
+  }
+
+  #inflationHost(): InflationHost {
+    const host = this.#host;
+    return {
+      halt: () => host.haltInput(),
+      resumeInput: () => host.resumeInput(),
+      fail: (code, message) => host.fail(code, message),
+      reading: () => host.reading(),
+      output: (chunk) => {
+        if (this.#type === 'text' && !this.#validate(chunk)) return false;
+        this.#accept(chunk);
+        return true;
+      },
+      done: () => this.#complete(),
+      saturated: () => (this.#stream as IncomingStream | null)?.saturated === true,
+    };
   }
 
   #resetValidator(): void {

@@ -1,13 +1,21 @@
 // `for await (const msg of conn)`: messages queue while the consumer works, and the socket pauses when it lags.
-import type { Connection } from './connection.js';
 import type { PausableSource } from './streams.js';
 import { type CloseInfo, type Message, ReadyState } from './types.js';
+
+/** What the iterator listens to: a connection's message and close events. */
+export interface MessageSource {
+  readonly readyState: number;
+  on(event: 'message', fn: (msg: Message) => void): unknown;
+  on(event: 'close', fn: (info: CloseInfo) => void): unknown;
+  off(event: 'message', fn: (msg: Message) => void): unknown;
+  off(event: 'close', fn: (info: CloseInfo) => void): unknown;
+}
 
 /** Queued messages past which the socket is paused until the consumer catches up. */
 const PAUSE_AT = 64;
 
 export class MessageIterator implements AsyncIterator<Message> {
-  readonly #conn: Connection;
+  readonly #conn: MessageSource;
   readonly #source: PausableSource;
   #queue: Message[] = [];
   #waiting: ((r: IteratorResult<Message>) => void) | null = null;
@@ -33,7 +41,7 @@ export class MessageIterator implements AsyncIterator<Message> {
     waiting?.({ value: undefined, done: true });
   };
 
-  constructor(conn: Connection, source: PausableSource) {
+  constructor(conn: MessageSource, source: PausableSource) {
     this.#conn = conn;
     this.#source = source;
     conn.on('message', this.#onMessage);

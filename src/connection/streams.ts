@@ -7,6 +7,8 @@ export interface IncomingStream {
   pushChunk(chunk: Buffer): void;
   finish(): void;
   abort(err: Error): void;
+  /** True while the consumer lags (the socket is paused for it): a compressed message stops inflating too. */
+  readonly saturated: boolean;
 }
 
 /** What pauses reading while a consumer lags: the connection, which tells its heartbeat. */
@@ -25,6 +27,10 @@ export class MessageReader extends Readable implements IncomingStream {
     super();
     this.type = type;
     this.#source = source;
+  }
+
+  get saturated(): boolean {
+    return this.#paused;
   }
 
   pushChunk(chunk: Buffer): void {

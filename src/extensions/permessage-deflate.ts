@@ -1,28 +1,25 @@
-// permessage-deflate message compression, sans-IO and synchronous: RFC 7692 §7.2 (compress/decompress) with context
-// takeover (§7.1.1) emulated by passing each direction's retained sliding window to one-shot zlib as a dictionary.
-import { constants as bufferConstants } from 'node:buffer';
-import { constants as zlibConstants, inflateRawSync, type ZlibOptions } from 'node:zlib';
+// permessage-deflate for one connection (RFC 7692 §7.2): what it negotiated, its sending half (deflate-sender.ts:
+// one-shot zlib with the retained window as dictionary, large messages on the threadpool) and its receiving half
+// (inflate.ts: our own inflater, whose sliding window carries context takeover from message to message).
 import { ProtocolError } from '../errors.js';
 import { CloseCode, EMPTY } from '../protocol/constants.js';
 import { type DeflateParams, MIN_WINDOW_BITS, type ResolvedCompression } from './deflate-negotiation.js';
-import { DeflateSender, deflateMessage, SYNC_TAIL, sendWindowBits, slide } from './deflate-sender.js';
+import { DeflateSender, deflateMessage, sendWindowBits } from './deflate-sender.js';
+import { InflateError, InflateLimitError, Inflater, type InflateStatus } from './inflate.js';
 
 export * from './deflate-negotiation.js';
 
 /*
- * Why a dictionary instead of a long-lived zlib stream: LZ77 back-references can only reach the last 2^windowBits
- * bytes, so a fresh raw deflate/inflate primed with exactly those bytes sees the same window a stream would. The
- * result is byte-compatible with a peer that keeps one stream (ws, browsers), needs no zlib concurrency limiter or
- * async ordering, and keeps no zlib state between messages. Costs (measured): deflate of a small JSON ~10 µs without
- * a dictionary, ~42 µs with a 32 KiB one; inflate 3–6 µs.
+ * Sending: LZ77 back-references can only reach the last 2^windowBits bytes, so a fresh raw deflate primed with exactly
+ * those bytes sees the same window a stream would: byte-compatible with a peer that keeps one stream (ws, browsers),
+ * and no zlib state survives a message. Our compressor never looks back more than 8 KiB (2^13), whatever window was
+ * negotiated (a window is a maximum, RFC 7692 §7.1.2): priming zlib costs time in proportion to the dictionary.
  *
- * Our own compressor never looks back more than 8 KiB (2^13), whatever window was negotiated (a window is a maximum:
- * RFC 7692 §7.1.2): priming zlib costs time in proportion to the dictionary, and on a stream of ~1 KiB JSON messages
- * 8 KiB compressed to 108 bytes in 20 µs where 32 KiB gave 113 bytes in 64 µs. Received messages keep the peer's full
- * window, which the peer chooses.
+ * Receiving: our inflater decodes straight against its window, with nothing to prime, so a tiny message costs about
+ * what it costs uncompressed; it inflates as fragments arrive, in slices, and stops at the size limit.
  *
- * Retained memory per connection (the windows below; the zlib state of a call, ~256 KiB for deflate at
- * windowBits 15 / memLevel 8, is transient and freed when the call returns):
+ * Retained memory per connection (allocated on the first compressed message; the zlib state of a deflate call,
+ * ~256 KiB at windowBits 15 / memLevel 8, is transient and freed when the call returns):
  *   dedicated, default 15/15 bits:  8 KiB sent + 32 KiB received = 40 KiB (2^min(13, bits) + 2^peerBits in general)
  *   shared:                         0 sent + 32 KiB received = 32 KiB (0 if the client offers client_no_context_takeover)
  *   no compression:                 0
@@ -32,9 +29,6 @@ export const RETAINED_BYTES_PER_CONNECTION = {
   shared: 1 << 15,
   none: 0,
 } as const;
-
-/** The inflater accepts any window up to 2^15: the peer's window is bounded by the dictionary we keep for it. */
-const INFLATE_WINDOW_BITS = 15;
 
 export type DeflateRole = 'server' | 'client';
 
@@ -66,8 +60,7 @@ export class PerMessageDeflate {
   readonly shareKey: string | null;
   readonly #cfg: ResolvedCompression;
   readonly #sender: DeflateSender;
-  readonly #recvKeep: number;
-  #recvWindow: Buffer = EMPTY;
+  readonly #inflater: Inflater;
 
   constructor(params: DeflateParams, role: DeflateRole, cfg: ResolvedCompression) {
     if (role !== 'server' && role !== 'client') throw new TypeError(`role must be 'server' or 'client', got ${role}`);
@@ -83,8 +76,9 @@ export class PerMessageDeflate {
     this.shareable = sendNoContext;
     this.shareKey = sendNoContext ? `${sendWindowBits(this.sendWindowBits)}/${cfg.level}/${cfg.memLevel}` : null;
     this.#sender = new DeflateSender(this.sendWindowBits, !sendNoContext, cfg);
-    // The peer's references reach at most 2^recvBits back.
-    this.#recvKeep = recvNoContext ? 0 : 1 << Math.max(MIN_WINDOW_BITS, recvBits);
+    // The peer's references reach at most 2^recvBits back (an 8-bit zlib peer really uses 9 bits, but never a
+    // distance above 2^9 − 262, which fits in 8).
+    this.#inflater = new Inflater({ windowBits: Math.max(MIN_WINDOW_BITS, recvBits), contextTakeover: !recvNoContext });
   }
 
   /** Whether a message of `length` bytes should be compressed; `explicit` is the sender's per-message choice. */
@@ -104,7 +98,7 @@ export class PerMessageDeflate {
 
   /** Bytes currently held in the two windows (bounded by `retainedWindowBytes(params, role)`). */
   get retainedBytes(): number {
-    return this.#sender.retainedBytes + this.#recvWindow.length;
+    return this.#sender.retainedBytes + this.#inflater.retainedBytes;
   }
 
   /**
@@ -133,35 +127,47 @@ export class PerMessageDeflate {
     this.#sender.abortStream();
   }
 
+  /** §7.2.2: a received RSV1 message begins; its inflated size may not exceed `maxSize`. */
+  beginInflate(maxSize: number): void {
+    this.#inflater.begin(maxSize);
+  }
+
+  /** Compressed bytes of the message, in order (kept by reference until inflated). */
+  pushCompressed(chunk: Buffer): void {
+    this.#inflater.push(chunk);
+  }
+
+  /** The message's last compressed bytes were pushed (the 00 00 ff ff tail is implied, §7.2.2). */
+  endCompressed(): void {
+    this.#inflater.end();
+  }
+
   /**
-   * §7.2.2: inflates a received RSV1 message (its payload, or its fragments' payloads in order). Throws ProtocolError 1009 once
-   * the output would exceed `maxSize` (zlib stops at the next 16 KiB chunk, so a bomb is never inflated whole) and
-   * 1007 for data that is not valid deflate.
+   * Inflates what it can within `budget` output bytes, handing the bytes to `onChunk`. Throws ProtocolError 1009 as
+   * soon as the output would exceed the message's limit (a bomb is never inflated past it) and 1007 for data that is
+   * not valid deflate.
    */
+  inflate(budget: number, onChunk: (chunk: Buffer) => void): InflateStatus {
+    try {
+      return this.#inflater.run(budget, onChunk);
+    } catch (err) {
+      if (err instanceof InflateLimitError) throw tooBig(err.limit);
+      if (err instanceof InflateError)
+        throw new ProtocolError(CloseCode.InvalidPayload, `Invalid compressed data: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /** A whole received message at once (its payload or its fragments' payloads in order), for tools and tests. */
   decompress(payload: Buffer | readonly Buffer[], maxSize: number): Buffer {
     if (!(maxSize >= 0)) throw new RangeError(`maxSize must be a non-negative number, got ${maxSize}`);
-    // The fragments and the tail are joined in one copy (a message arrives in pieces; zlib takes one buffer).
-    const parts = Buffer.isBuffer(payload) ? [payload] : payload;
-    let size = SYNC_TAIL.length;
-    for (const p of parts) size += p.length;
-    const input = Buffer.concat([...parts, SYNC_TAIL], size);
-    const options: ZlibOptions = {
-      finishFlush: zlibConstants.Z_SYNC_FLUSH,
-      windowBits: INFLATE_WINDOW_BITS,
-      // zlib demands ≥ 1; a 0 limit is enforced by the length check below.
-      maxOutputLength: Math.max(1, Math.min(Math.floor(maxSize), bufferConstants.MAX_LENGTH)),
-    };
-    if (this.#recvWindow.length > 0) options.dictionary = this.#recvWindow;
-    let out: Buffer;
-    try {
-      out = inflateRawSync(input, options);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooBig(maxSize);
-      throw new ProtocolError(CloseCode.InvalidPayload, `Invalid compressed data: ${(err as Error).message}`);
-    }
-    if (out.length > maxSize) throw tooBig(maxSize);
-    if (this.#recvKeep > 0) this.#recvWindow = slide(this.#recvWindow, out, this.#recvKeep);
-    return out;
+    this.beginInflate(maxSize);
+    for (const p of Buffer.isBuffer(payload) ? [payload] : payload) this.pushCompressed(p);
+    this.endCompressed();
+    const out: Buffer[] = [];
+    const status = this.inflate(Number.MAX_SAFE_INTEGER, (chunk) => out.push(chunk));
+    if (status !== 'done') throw new Error(`inflate ended with ${status}`);
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
   }
 }
 

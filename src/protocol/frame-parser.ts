@@ -71,9 +71,8 @@ export class FrameParser {
   }
 
   /**
-   * Sets (null: clears) the size limit of uncompressed messages that begin from now on. A message streamed to a reader
-   * is never held whole, so it may exceed maxMessageSize; a compressed one is inflated whole and keeps that limit.
-   * The message in progress keeps the limit it began with.
+   * Sets (null: clears) the size limit of messages that begin from now on: a message streamed to a reader is never
+   * held whole, so it may exceed maxMessageSize. The message in progress keeps the limit it began with.
    */
   setStreamLimit(limit: number | null): void {
     this.#streamLimit = limit;
@@ -204,7 +203,7 @@ export class FrameParser {
         this.#messageBytes = 0;
         this.#fragments = 0;
         this.#compressed = rsv1;
-        this.#limit = !rsv1 && this.#streamLimit !== null ? this.#streamLimit : this.#maxMessageSize;
+        this.#limit = this.#streamLimit ?? this.#maxMessageSize;
       }
       this.#messageBytes += length;
       this.#fragments++;

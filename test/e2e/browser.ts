@@ -1,10 +1,10 @@
 // Debian's chromium driven by playwright-core for the browser tests: never a downloaded browser, a fresh profile per
 // launch (removed on close), no network beyond 127.0.0.1, and a page-state poller with a deadline instead of sleeps.
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before } from 'node:test';
+import { after, before, type TestContext } from 'node:test';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { type DemoOptions, type DemoServer, startDemoServer } from '../../apps/demo-server.js';
 import { TEST_DEMO_OPTIONS } from '../helpers/demo.js';
@@ -37,8 +37,13 @@ export interface Browser {
   close(): Promise<void>;
 }
 
+export interface TestBrowser extends Pick<Browser, 'newPage'> {
+  /** A new page of the given size (default 1100×720) at `url`. */
+  open(url: string, viewport?: { width: number; height: number }): Promise<Page>;
+}
+
 /** Launches one browser before the enclosing suite's tests and closes it after them; use it inside tests only. */
-export function useBrowser(): Pick<Browser, 'newPage'> {
+export function useBrowser(): TestBrowser {
   let browser: Browser | undefined;
   before(async () => {
     browser = await launch();
@@ -46,10 +51,17 @@ export function useBrowser(): Pick<Browser, 'newPage'> {
   after(async () => {
     await browser?.close();
   });
+  const newPage = (): Promise<Page> => {
+    if (!browser) throw new Error('the browser is not launched yet (use it inside a test)');
+    return browser.newPage();
+  };
   return {
-    newPage: () => {
-      if (!browser) throw new Error('the browser is not launched yet (use it inside a test)');
-      return browser.newPage();
+    newPage,
+    async open(url, viewport) {
+      const page = await newPage();
+      if (viewport) await page.setViewportSize(viewport);
+      await page.goto(url);
+      return page;
     },
   };
 }
@@ -105,6 +117,13 @@ export function startDemo(overrides: Partial<DemoOptions> = {}): Promise<DemoSer
   return startDemoServer(demoOptions(overrides));
 }
 
+/** A demo server for one test, closed when the test ends. */
+export async function demoFor(t: TestContext, overrides: Partial<DemoOptions> = {}): Promise<DemoServer> {
+  const demo = await startDemo(overrides);
+  t.after(() => demo.close());
+  return demo;
+}
+
 /** Polls `read` until `ok` holds or the deadline passes; returns the last value read. */
 export async function until<T>(
   what: string,
@@ -142,8 +161,64 @@ export async function messageTexts(page: Page): Promise<string[]> {
   return page.$$eval('#messages li .text', (spans) => spans.map((s) => s.textContent ?? ''));
 }
 
-/** Saves a screenshot when E2E_SCREENSHOTS names a folder (kept out of the repository). */
+/** Where screenshots go: E2E_SCREENSHOTS, or test-artifacts/screenshots (git-ignored; CI keeps it as an artifact). */
+export const SCREENSHOTS = process.env.E2E_SCREENSHOTS ?? 'test-artifacts/screenshots';
+
+/** Saves a screenshot of the page as it is now, named after the state it shows and the viewport. */
 export async function screenshot(page: Page, name: string): Promise<void> {
-  const dir = process.env.E2E_SCREENSHOTS;
-  if (dir) await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+  const size = page.viewportSize();
+  const suffix = size ? `-${size.width}x${size.height}` : '';
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}${suffix}.png`), fullPage: true });
+}
+
+export const PHONE = { width: 390, height: 844 } as const;
+export const LARGE = { width: 1920, height: 1080 } as const;
+
+/** Elements that stick out of the viewport sideways, and whether the page scrolls sideways at all. */
+export function overflow(page: Page): Promise<{ scrollWidth: number; width: number; outside: string[] }> {
+  return page.evaluate(() => {
+    const width = document.documentElement.clientWidth;
+    const outside: string[] = [];
+    for (const el of document.querySelectorAll('body *')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;
+      if (r.left < -0.5 || r.right > width + 0.5) {
+        outside.push(`${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${el.className} [${r.left}, ${r.right}]`);
+      }
+    }
+    return { scrollWidth: document.documentElement.scrollWidth, width, outside };
+  });
+}
+
+/** The page's box of `selector`. */
+export async function box(
+  page: Page,
+  selector: string,
+): Promise<{ x: number; y: number; width: number; height: number }> {
+  const b = await page.locator(selector).boundingBox();
+  if (!b) throw new Error(`${selector} is not shown`);
+  return b;
+}
+
+/** Tells the page it was hidden or shown, as the browser does for a background tab (headless tabs never are). */
+export async function setHidden(page: Page, hidden: boolean): Promise<void> {
+  await page.evaluate((h) => {
+    Object.defineProperty(document, 'hidden', { value: h, configurable: true });
+    Object.defineProperty(document, 'visibilityState', { value: h ? 'hidden' : 'visible', configurable: true });
+    document.dispatchEvent(new Event('visibilitychange'));
+  }, hidden);
+}
+
+/**
+ * Presses "Retry now" from script, so the test does not wait out the backoff; harmless when the page is already
+ * back by itself (the button then does nothing), which a real click on the hidden button could not be.
+ */
+export async function hurryReconnect(page: Page): Promise<void> {
+  await page.evaluate(() => document.querySelector<HTMLButtonElement>('#retry')?.click());
+}
+
+/** The chat page's system lines (joined, back, warnings), in order. */
+export function systemLines(page: Page): Promise<string[]> {
+  return page.$$eval('#messages li.system', (lis) => lis.map((li) => li.textContent ?? ''));
 }

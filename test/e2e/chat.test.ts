@@ -61,7 +61,7 @@ describe('chat page in chromium', { skip: skipWithoutChromium }, () => {
     await eve.click('#join');
     await until(
       'the error shown to eve',
-      () => eve.textContent('#error'),
+      () => eve.textContent('#join-error'),
       (s) => /"ann" is taken/.test(s ?? ''),
     );
     await screenshot(ann, 'chat-ann');

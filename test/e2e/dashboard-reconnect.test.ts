@@ -5,9 +5,14 @@ import { describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { DemoServer } from '../../apps/demo-server.js';
 import { connect } from '../../src/index.js';
+import { inboxOf } from '../helpers/inbox.js';
 import {
+  demoFor,
   errorsOf,
+  hurryReconnect,
   joinChat,
+  LARGE,
+  PHONE,
   members,
   messageTexts,
   screenshot,
@@ -16,10 +21,13 @@ import {
   until,
   useBrowser,
 } from './browser.js';
+import { tcpProxy } from './tcp-proxy.js';
 
 const text = async (page: Page, selector: string): Promise<string> => (await page.textContent(selector)) ?? '';
 const samplesSeen = (page: Page): Promise<number> => page.evaluate(() => Number(document.body.dataset.samples));
 const state = (page: Page): Promise<string> => page.evaluate(() => document.body.dataset.state ?? '');
+/** Samples the dashboard keeps (and draws). */
+const points = (page: Page): Promise<number> => page.evaluate(() => Number(document.body.dataset.points ?? 0));
 /** A cheap fingerprint of a canvas's pixels. */
 const canvasPixels = (page: Page, selector: string): Promise<string> =>
   page.$eval(selector, (c) => {
@@ -70,8 +78,8 @@ describe('dashboard and reconnection in chromium', { skip: skipWithoutChromium }
       (s) => !/^0 \/ 0$/.test(s),
       5_000,
     );
-    assert.match(await text(one, '#memory'), /^\d+ MB \/ \d+ MB$/);
-    assert.match(await text(one, '#lag'), /^\d+\.\d \/ \d+\.\d ms$/);
+    assert.match(await text(one, '#memory'), /^[\d.]+ MB \/ [\d.]+ MB$/);
+    assert.match(await text(one, '#lag'), /^[\d.]+ ms \/ [\d.]+ ms$/);
     await until(
       'samples in the second dashboard too',
       () => samplesSeen(two),
@@ -98,6 +106,7 @@ describe('dashboard and reconnection in chromium', { skip: skipWithoutChromium }
       (n) => n >= 1,
     );
 
+    const pointsBefore = await points(dash);
     await demo.close();
     // Both pages notice (the server said 1001 going away) and show it while they back off.
     for (const page of [chat, dash])
@@ -147,6 +156,16 @@ describe('dashboard and reconnection in chromium', { skip: skipWithoutChromium }
       () => samplesSeen(dash),
       (n) => n > samples + 1,
     );
+    // The samples from before the restart stay on the charts, the outage a hole in the lines, not a straight line.
+    const kept = await dash.evaluate(() => ({
+      points: Number(document.body.dataset.points),
+      gaps: Number(document.body.dataset.gaps),
+    }));
+    assert.ok(
+      kept.points >= pointsBefore + 2,
+      `${kept.points} samples kept after the restart (${pointsBefore} before)`,
+    );
+    assert.ok(kept.gaps >= 1, 'the outage is a hole');
 
     // The new server sees the page as a member and delivers to it.
     const other = await connect(`${demo.url.replace('http', 'ws')}/chat`);
@@ -167,5 +186,61 @@ describe('dashboard and reconnection in chromium', { skip: skipWithoutChromium }
     assert.deepEqual(errorsOf(dash), []);
     await chat.close();
     await dash.close();
+  });
+
+  test('a dropped network: the charts show their data as stale, then come back whole (the server resends what was missed)', async (t) => {
+    const interval = 100;
+    const demo = await demoFor(t, { dashboardInterval: interval });
+    const proxy = await tcpProxy(demo.port);
+    t.after(() => proxy.close());
+    const page = await browser.open(`${proxy.url}/dashboard`, LARGE);
+    await until(
+      'samples drawn',
+      () => points(page),
+      (n) => n >= 5,
+    );
+    assert.equal(await page.evaluate(() => document.body.dataset.stale), undefined, 'live');
+
+    // A dashboard straight to the server counts the samples made while the page is cut off.
+    const direct = await connect(`${demo.url.replace('http', 'ws')}/dashboard`);
+    t.after(() => direct.terminate());
+    const made = inboxOf(direct, 5_000, 'a dashboard sample');
+    proxy.cut();
+    await page.waitForSelector('body[data-stale]');
+    assert.match(await text(page, '#banner-text'), /^Offline since .+ The charts show data up to .+\.$/);
+    for (let i = 0; i < 12; i++) await made.next();
+    await screenshot(page, 'dashboard-offline');
+    await page.setViewportSize(PHONE);
+    await screenshot(page, 'dashboard-offline');
+
+    const before = await points(page);
+    proxy.restore();
+    await hurryReconnect(page);
+    await page.waitForSelector('body[data-state="open"]');
+    await until(
+      'samples again',
+      () => page.evaluate(() => document.body.dataset.stale),
+      (s) => s === undefined,
+    );
+    const kept = await page.evaluate(() => ({
+      points: Number(document.body.dataset.points),
+      first: Number(document.body.dataset.first),
+      last: Number(document.body.dataset.last),
+    }));
+    assert.ok(kept.points >= before + 10, `the missed samples came back: ${before} → ${kept.points}`);
+    // Whole: every sample the server made between the page's first and last is on the page (under load a sample
+    // can come late, so the times themselves may have holes; none may be missing).
+    const serverTimes = (): number[] =>
+      made.messages.flatMap((m) => {
+        const e = JSON.parse(String(m.data)) as { type: string; t: number; samples?: Array<{ t: number }> };
+        return e.samples ? e.samples.map((x) => x.t) : [e.t];
+      });
+    const times = await until('the server’s samples up to the page’s last one', serverTimes, (ts) =>
+      ts.some((x) => x >= kept.last),
+    );
+    const between = new Set(times.filter((x) => x >= kept.first && x <= kept.last));
+    assert.equal(kept.points, between.size, 'none missing');
+    assert.deepEqual(errorsOf(page), []);
+    await page.close();
   });
 });

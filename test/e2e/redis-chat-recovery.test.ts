@@ -4,7 +4,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { skipWithoutRedis, startRedisServer } from '../helpers/redis-server.js';
-import { errorsOf, joinChat, messageTexts, startDemo, until, skipWithoutChromium, useBrowser } from './browser.js';
+import {
+  demoFor,
+  errorsOf,
+  joinChat,
+  messageTexts,
+  PHONE,
+  screenshot,
+  skipWithoutChromium,
+  startDemo,
+  systemLines,
+  until,
+  useBrowser,
+} from './browser.js';
 
 const skip = skipWithoutChromium || skipWithoutRedis;
 
@@ -59,5 +71,26 @@ describe('chat page recovery across a node restart', { skip }, () => {
     const system = await bob.$$eval('#messages li.system', (lis) => lis.map((li) => li.textContent ?? ''));
     assert.deepEqual(system, ['You joined #tea as bob.', 'Back in #tea.']);
     assert.deepEqual(errorsOf(bob), []);
+  });
+
+  test('Redis gone: a join is still welcomed (after the history timeout at most), and the page says the history is unavailable', async (t) => {
+    const redis = await startRedisServer(t);
+    const node = await demoFor(t, { redis: redis.url });
+    const page = await browser.open(`${node.url}/`, PHONE);
+    await page.waitForSelector('body[data-state="open"]');
+    await redis.stop();
+    await joinChat(page, 'fay', 'dark');
+    assert.deepEqual(await systemLines(page), [
+      'You joined #dark as fay.',
+      'The history is unavailable right now: new messages appear as they arrive.',
+    ]);
+    assert.match(
+      (await page.textContent('#empty')) ?? '',
+      /cannot be read right now/,
+      'no claim that the room is empty',
+    );
+    assert.equal(await page.locator('#messages .notice').count(), 1);
+    await screenshot(page, 'chat-history-unavailable');
+    assert.deepEqual(errorsOf(page), []);
   });
 });

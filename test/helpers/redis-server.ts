@@ -30,8 +30,12 @@ export interface RedisServer {
   /** Starts it again on the same port (empty: no persistence). */
   start(): Promise<void>;
   restart(): Promise<void>;
-  /** Runs one command through a separate, short-lived client. */
-  command<T = unknown>(args: string[]): Promise<T>;
+  /** SIGSTOP: the server keeps its sockets (the kernel still accepts connections) but answers nothing. */
+  pause(): void;
+  /** SIGCONT after pause(). */
+  resume(): void;
+  /** Runs one command through a separate, short-lived client (Buffers go as they are: any bytes). */
+  command<T = unknown>(args: Array<string | Buffer>): Promise<T>;
 }
 
 export async function startRedisServer(t: TestContext | null): Promise<RedisServer> {
@@ -84,6 +88,12 @@ export async function startRedisServer(t: TestContext | null): Promise<RedisServ
     await exited;
   };
 
+  const signal = (name: 'SIGSTOP' | 'SIGCONT'): void => {
+    const proc = child as ChildProcess | null;
+    if (!proc || proc.exitCode !== null) throw new Error(`redis-server is not running (${name})`);
+    proc.kill(name);
+  };
+
   await start();
   const server: RedisServer = {
     port,
@@ -94,7 +104,9 @@ export async function startRedisServer(t: TestContext | null): Promise<RedisServ
       await stop();
       await start();
     },
-    command: async <T>(args: string[]): Promise<T> => {
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
+    command: async <T>(args: Array<string | Buffer>): Promise<T> => {
       const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false } });
       client.on('error', () => {});
       await client.connect();

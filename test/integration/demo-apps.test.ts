@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { CHAT_LIMITS } from '../../apps/chat.js';
+import { CHAT_LIMITS } from '../../apps/chat-protocol.js';
 import type { DemoServer } from '../../apps/demo-server.js';
 import { safeName } from '../../apps/static.js';
 import { type Connection, connect, HandshakeError } from '../../src/index.js';
@@ -134,10 +134,11 @@ describe('demo apps', () => {
     // Still served: a valid join is welcomed, and text with a control character is refused after it.
     conn.send(JSON.stringify({ type: 'join', room: 'Lobby', name: 'ann' }));
     const welcome = await box.next();
-    assert.deepEqual(
-      { ...welcome, history: undefined },
-      { type: 'welcome', room: 'lobby', name: 'ann', members: ['ann'], history: undefined },
-    );
+    const { history, epoch, token, ...rest } = welcome;
+    assert.deepEqual(rest, { type: 'welcome', room: 'lobby', name: 'ann', members: ['ann'] });
+    assert.deepEqual(history, []);
+    assert.match(String(epoch), /^[0-9a-f-]{36}$/, 'the epoch of the memory history');
+    assert.match(String(token), /^[0-9a-f-]{36}$/, 'a token to take the name back from a new connection');
     await box.next((m) => m.type === 'presence');
     await expectError(json({ type: 'say', text: 'line\nbreak' }), /"text" must not contain control characters/);
     await expectError(json({ type: 'say', text: 'b'.repeat(CHAT_LIMITS.maxTextLength + 1) }), /"text" is too long/);

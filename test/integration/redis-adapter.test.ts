@@ -115,18 +115,24 @@ describe('redis adapter', { skip }, () => {
     await waitFor('lobby again', async () => (await channels()).includes('switchboard:lobby'));
   });
 
-  it('encodes an envelope that round-trips type, node, sequence and bytes, and rejects garbage', () => {
+  it('encodes an envelope that round-trips type, node, sequences and bytes, and rejects garbage', () => {
     const node = randomBytes(16);
     const data = randomBytes(300);
-    const env = encodeEnvelope(node, 2 ** 40 + 7, { type: 'binary', data });
-    const back = decodeEnvelope(env);
-    assert.ok(back);
+    const env = encodeEnvelope(node, 2 ** 40 + 7, 2 ** 33 + 1, { type: 'binary', data });
+    const back = decodeEnvelope(env, 1 << 20);
+    assert.ok(back?.msg);
     assert.ok(back.nodeId.equals(node));
     assert.equal(back.seq, 2 ** 40 + 7);
+    assert.equal(back.topicSeq, 2 ** 33 + 1);
     assert.equal(back.msg.type, 'binary');
     assert.ok(back.msg.data.equals(data));
-    assert.equal(decodeEnvelope(Buffer.from('hello')), null);
-    assert.equal(decodeEnvelope(Buffer.concat([Buffer.from([9, 0]), Buffer.alloc(30)])), null);
+    const marker = decodeEnvelope(encodeEnvelope(node, 9, 4, null), 1 << 20);
+    assert.deepEqual(
+      { seq: marker?.seq, topicSeq: marker?.topicSeq, msg: marker?.msg },
+      { seq: 9, topicSeq: 4, msg: null },
+    );
+    assert.equal(decodeEnvelope(Buffer.from('hello'), 1 << 20), null);
+    assert.equal(decodeEnvelope(Buffer.concat([Buffer.from([9, 0]), Buffer.alloc(30)]), 1 << 20), null);
   });
 
   it('says what is wrong with a bad Redis URL', () => {

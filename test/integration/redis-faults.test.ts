@@ -1,11 +1,14 @@
 // Redis faults (src/adapters/redis.ts): unreachable or restarted Redis never stops local delivery nor crashes a node;
-// nodes reconnect with backoff, re-subscribe, flush their bounded outage buffer in order, and count the outage.
+// nodes reconnect with backoff, re-subscribe, flush their bounded outage buffer in order, and count the outage. The
+// back-off runs on a ManualClock where the outage is a proxy's; a real restart is timed by the real clock.
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { RedisAdapter, redisDownChannel, redisUpChannel } from '../../src/adapters/redis.js';
 import { Hub } from '../../src/hub.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { advanceUntil } from '../helpers/redis-clock.js';
 import { client, startNode, startProxy, text } from '../helpers/redis-nodes.js';
 import { skipWithoutRedis, startRedisServer, waitFor, waitForSubscribers } from '../helpers/redis-server.js';
 
@@ -15,7 +18,8 @@ describe('redis faults', { skip }, () => {
   it('buffers publishes while Redis is unreachable (bounded, oldest dropped) and flushes them in order', async (t) => {
     const redis = await startRedisServer(t);
     const proxy = await startProxy(t, redis.port);
-    const a = await startNode(t, proxy.url, { maxBuffered: 50 });
+    const clock = new ManualClock();
+    const a = await startNode(t, proxy.url, { maxBuffered: 50, clock });
     const b = await startNode(t, redis.url);
     const onA = await client(t, a, 'room');
     const onB = await client(t, b, 'room');
@@ -48,9 +52,8 @@ describe('redis faults', { skip }, () => {
     assert.equal(a.adapter.stats.overflowed, 30);
     assert.equal(onB.messages.length, 0);
 
-    const up = once(a.adapter, 'up');
     await proxy.restore();
-    await up;
+    await advanceUntil(clock, 'node A back', () => a.adapter.connected);
     assert.equal(a.adapter.stats.reconnects, 1);
     // The 50 newest, in order, once each; then live traffic flows again both ways.
     await onB.received(50);
@@ -135,16 +138,17 @@ describe('redis faults', { skip }, () => {
     const redis = await startRedisServer(t);
     const proxy = await startProxy(t, redis.port);
     await proxy.cut();
-    const adapter = new RedisAdapter({ url: proxy.url, reconnect: { initialDelay: 10, maxDelay: 50 }, maxBuffered: 5 });
+    const clock = new ManualClock();
+    const adapter = new RedisAdapter({ url: proxy.url, clock, maxBuffered: 5 });
     const hub = new Hub({ adapter });
-    await waitFor('a few failed attempts', () => adapter.stats.errors >= 3);
+    await advanceUntil(clock, 'a few failed attempts', () => adapter.stats.errors >= 6);
     assert.equal(adapter.connected, false);
     for (let k = 0; k < 8; k++) hub.publish('t', `x${k}`);
     assert.equal(adapter.stats.buffered, 5);
     assert.equal(adapter.stats.overflowed, 3);
     // Redis shows up late: the node connects and flushes.
     await proxy.restore();
-    await adapter.connectedOnce();
+    await advanceUntil(clock, 'connected', () => adapter.connected);
     await waitFor('flushed', () => adapter.stats.published === 5);
     await hub.close();
     assert.equal(adapter.connected, false);

@@ -1,0 +1,103 @@
+// Incoming permessage-deflate over real sockets (RFC 7692 §7.2.2), sent by a peer that compresses with real zlib
+// streams: large messages are inflated in slices (other work runs between them), nextReader() streams a compressed
+// message as it inflates with maxSize on the inflated bytes, a lagging reader stops the inflating, and invalid UTF-8
+// in inflated text fails at once.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, it, type TestContext } from 'node:test';
+import { INFLATE_SLICE } from '../../src/connection/inflation.js';
+import { type Connection, type ServerOptions, WebSocketServer } from '../../src/index.js';
+import { DeflatePeer, prng, textOfSize, zeroBomb } from '../helpers/deflate-peer.js';
+import { within } from '../helpers/raw-peer.js';
+
+const WAIT = 10_000;
+const MiB = 1024 * 1024;
+
+async function pair(t: TestContext, options: ServerOptions = {}): Promise<{ conn: Connection; peer: DeflatePeer }> {
+  const wss = new WebSocketServer({ heartbeat: false, compression: 'dedicated', maxMessageSize: 64 * MiB, ...options });
+  const { port } = await wss.listen(0);
+  t.after(() => wss.close());
+  const accepted = once(wss, 'connection') as Promise<[Connection]>;
+  const peer = await DeflatePeer.open(port);
+  t.after(() => peer.close());
+  const [conn] = await within(accepted, WAIT, 'the connection');
+  return { conn, peer };
+}
+
+describe('large compressed messages are inflated in slices', () => {
+  it('a 32 MiB message: timers run between slices, and it arrives whole', async (t) => {
+    const { conn, peer } = await pair(t);
+    const big = Buffer.alloc(32 * MiB, 'a');
+    big.write('the start', 0);
+    big.write('the end', big.length - 7);
+    let turns = 0;
+    let counting = true;
+    const tick = (): void => {
+      turns++;
+      if (counting) setImmediate(tick);
+    };
+    const got = once(conn, 'message') as Promise<[{ type: string; data: string }]>;
+    await peer.send(big, { type: 'text' });
+    setImmediate(tick);
+    const [msg] = await within(got, WAIT, 'the message');
+    counting = false;
+    assert.equal(msg.data.length, big.length);
+    assert.ok(msg.data.startsWith('the start') && msg.data.endsWith('the end'));
+    // 32 MiB in slices of INFLATE_SLICE: other callbacks ran in between.
+    assert.ok(turns >= 8, `only ${turns} turns ran while ${big.length / INFLATE_SLICE} slices were inflated`);
+  });
+
+  it('a bomb still stops at the limit, sliced or not: 1009', async (t) => {
+    const { peer } = await pair(t, { maxMessageSize: 4 * MiB });
+    await peer.sendPayload(await zeroBomb(64 * MiB), { rsv1: true });
+    await peer.raw.expectClose(1009);
+  });
+
+  it('invalid UTF-8 in the inflated text of a large message fails with 1007 before the rest is inflated', async (t) => {
+    const { conn, peer } = await pair(t);
+    const bad = Buffer.alloc(16 * MiB, 'x');
+    bad[10] = 0xff;
+    const closed = conn.closed;
+    await peer.send(bad, { type: 'text' });
+    await peer.raw.expectClose(1007);
+    assert.equal((await closed).code, 1007);
+  });
+});
+
+describe('nextReader() streams a compressed message as it inflates', () => {
+  it('maxSize applies to the inflated bytes, above maxMessageSize', async (t) => {
+    const { conn, peer } = await pair(t, { maxMessageSize: 1 * MiB });
+    const text = textOfSize(5 * MiB, prng(7));
+    const reading = conn.nextReader({ maxSize: 8 * MiB });
+    await peer.send(text, { type: 'text', fragment: 64 * 1024 });
+    const reader = await within(reading, WAIT, 'the reader');
+    const parts: Buffer[] = [];
+    for await (const chunk of reader) parts.push(chunk as Buffer);
+    assert.equal(Buffer.concat(parts).toString(), text);
+    assert.ok(parts.length > 1, 'delivered in pieces as it was inflated');
+  });
+
+  it('over the reader’s maxSize once inflated: 1009', async (t) => {
+    const { conn, peer } = await pair(t);
+    const reading = conn.nextReader({ maxSize: 100_000 });
+    await peer.send(Buffer.alloc(200_000, 'z'), { type: 'text' });
+    const reader = await within(reading, WAIT, 'the reader');
+    reader.on('error', () => {});
+    reader.resume();
+    await peer.raw.expectClose(1009);
+  });
+
+  it('a reader that does not read holds the inflating: memory stays near its buffer, then it all arrives', async (t) => {
+    const { conn, peer } = await pair(t);
+    const size = 48 * MiB;
+    const reading = conn.nextReader({ maxSize: size });
+    await peer.send(Buffer.alloc(size, 'q'), { type: 'binary' });
+    const reader = await within(reading, WAIT, 'the reader');
+    // Give the inflater every chance to run ahead of the reader.
+    for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(reader.readableLength < 4 * INFLATE_SLICE, `${reader.readableLength} bytes inflated ahead of the reader`);
+    let n = 0;
+    for await (const chunk of reader) n += (chunk as Buffer).length;
+    assert.equal(n, size);
+  });
+});
