@@ -479,6 +479,8 @@ export async function runApiCase(input: ApiInput): Promise<void> {
   await deadline(wss.close(), 2_000, 'server close()').catch((err: unknown) => {
     failure ??= err;
   });
+  // process.emitWarning() reports on a later tick: let the hostile listeners' warnings land in this case, not the next.
+  for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
   const report = watch.stop();
   if (failure) throw failure;
   checkReport(report, (w) => w.message.startsWith(HOSTILE), 64 * 2 ** 20);
