@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Job, JobReply, Metrics } from './loadgen.js';
+import { listeningPort } from './lib/listening.js';
 import { summarizeProfile } from './lib/profile.js';
 import {
   type BenchResults,
@@ -21,6 +22,7 @@ import {
 import { median, readProcRss } from './lib/stats.js';
 import { main as http2Bench } from './http2.js';
 import { main as redisBroadcast } from './redis-broadcast.js';
+import { main as soak } from './soak.js';
 import { updateReadme } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -217,22 +219,7 @@ async function startServer(name: ServerName, compression: string, nodeFlags: str
   const [cmd, ...args] = wrap(SERVER_CORE, [process.execPath, ...nodeFlags, ...script]);
   const proc = spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(proc);
-  const port = await new Promise<number>((resolvePort, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${name} did not start in 10 s: ${out}`)), 10_000);
-    proc.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolvePort(Number(m[1]));
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code}: ${out}`));
-    });
-  });
+  const port = await listeningPort(proc, name);
   proc.stdout!.resume();
   return { proc, pid: proc.pid!, port };
 }
@@ -405,6 +392,16 @@ async function http2Run(quick: boolean, only: string[] | undefined): Promise<Ben
   return http2Bench(quick ? ['--quick'] : []);
 }
 
+// ---- soak ---------------------------------------------------------------------------------------------------------
+
+/** Runs bench/soak.ts (the demo server under churn and broadcast load) when selected; it writes its own report. */
+async function soakRun(quick: boolean, only: string[] | undefined): Promise<void> {
+  if (only && !only.includes('soak')) return;
+  const result = await soak(['--seconds', quick ? '30' : '180', '--connections', quick ? '1000' : '3000']);
+  if (result.errors.length > 0)
+    process.stdout.write(`  soak: ${result.errors.length} error(s), see bench/results/soak-*.md\n`);
+}
+
 // ---- main --------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
@@ -480,6 +477,7 @@ async function main(): Promise<void> {
 
   const crossNode = await crossNodeRun(quick, only);
   const http2 = await http2Run(quick, only);
+  await soakRun(quick, only);
   const profiles = values.profile ? await profile(all, join(RESULTS, 'profiles')) : [];
   const finishedAt = new Date();
   conditions.push(

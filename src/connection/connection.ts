@@ -374,7 +374,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** Both close frames have crossed: §7.1.1 has the server close TCP first; the client waits for it, bounded. */
   #finishCloseHandshake(): void {
-    if (this.role === 'server') this.#socket.end();
+    if (this.role === 'server') this.#out.endAfterClose();
     this.#armCloseTimer();
   }
 
@@ -581,7 +581,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#resolveClosed?.(info);
     this.#onClosed?.(this);
     if (closeChannel.hasSubscribers) closeChannel.publish({ connection: this, info });
-    this.#emitSafely('close', info);
+    this.#emitClose(info);
+  }
+
+  /**
+   * 'close' is the last event and others depend on it (the hub forgets the peer, an iterator ends): a listener that
+   * throws or rejects must not keep it from the listeners after it, as emit() would, so each is called on its own.
+   */
+  #emitClose(info: CloseInfo): void {
+    for (const listener of this.rawListeners('close') as Array<(info: CloseInfo) => unknown>) {
+      try {
+        const result = listener.call(this, info);
+        if (result instanceof Promise) result.catch((err: unknown) => this.#handlerFailed(err));
+      } catch (err) {
+        this.#handlerFailed(err);
+      }
+    }
   }
 
   // ---- Internals -------------------------------------------------------------------------------------------------

@@ -70,6 +70,8 @@ export class SendQueue implements TickCorked, FragmentSink {
   /** drained() calls made while the channel was held: they wait for the held sends to be written first. */
   #afterHeld: Waiter[] | null = null;
   #closeWritten = false;
+  /** The TCP half-close waits for a close frame held behind a message being compressed. */
+  #endOnClose = false;
   #closed = false;
 
   constructor(
@@ -398,6 +400,16 @@ export class SendQueue implements TickCorked, FragmentSink {
   #writeCloseNow(payload: Buffer): void {
     this.#closeWritten = true;
     this.writeControl(Opcode.Close, payload);
+    if (this.#endOnClose) this.#socket.end();
+  }
+
+  /**
+   * Half-closes TCP once our close frame is out: at once when it was written, else right after it, when it still
+   * waits behind a message being compressed (ending now would drop the message and the close frame both).
+   */
+  endAfterClose(): void {
+    if (this.#closeWritten || this.#closed) this.#socket.end();
+    else this.#endOnClose = true;
   }
 
   #socketBelowHighWaterMark(): boolean {

@@ -1,0 +1,157 @@
+// Process-level invariants for every fuzz case: no uncaught exception or unhandled rejection, no warning the case did
+// not expect, the event loop never stalls (a timer chain measures it), RSS stays bounded, and every socket and timer a
+// case opened is released when it ends.
+import { readFileSync } from 'node:fs';
+
+/**
+ * A stall: the main thread spent this much CPU between two ticks of a 10 ms timer chain, i.e. it held the event loop.
+ * CPU time rather than wall time, because on this shared 2-core machine (load 10+ while other suites run) a timer is
+ * often late by 200+ ms for want of a core, with the process doing nothing; wall lag is reported beside it.
+ */
+export const STALL_MS = 200;
+
+/** Short timers for every endpoint a fuzz case opens, so each case ends (or fails its deadline) fast. */
+export const FUZZ_TIMERS = { closeTimeout: 300, shutdownTimeout: 300, handshakeTimeout: 1_000 } as const;
+const TICK_MS = 10;
+const TASK_STAT = `/proc/self/task/${process.pid}/stat`;
+const TICK_SECONDS = 100; // CLK_TCK on Linux
+
+/** CPU ms of the main thread (utime + stime of its task), or null where /proc does not say. */
+function mainThreadCpuMs(): number | null {
+  try {
+    const stat = readFileSync(TASK_STAT, 'latin1');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICK_SECONDS;
+  } catch {
+    return null;
+  }
+}
+
+export interface WatchReport {
+  /** Most main-thread CPU spent between two ticks: the longest the event loop was held. */
+  maxBusyMs: number;
+  /** Wall-clock lateness of the worst tick (includes waiting for a core). */
+  maxLagMs: number;
+  /** Highest RSS seen minus RSS at the start, in bytes. */
+  rssGrowth: number;
+  crashes: unknown[];
+  warnings: Error[];
+}
+
+/** Watches one case: start it before the case runs, stop() it after, then check the report. */
+export class CaseWatch {
+  readonly #crashes: unknown[] = [];
+  readonly #warnings: Error[] = [];
+  readonly #rss0 = process.memoryUsage.rss();
+  #rssPeak = this.#rss0;
+  #maxLag = 0;
+  #maxBusy = 0;
+  #cpu = mainThreadCpuMs();
+  #timer: NodeJS.Timeout | null = null;
+  #due = 0;
+  readonly #onCrash = (err: unknown): void => {
+    this.#crashes.push(err);
+  };
+  readonly #onWarning = (w: Error): void => {
+    this.#warnings.push(w);
+  };
+
+  constructor() {
+    process.on('uncaughtException', this.#onCrash);
+    process.on('unhandledRejection', this.#onCrash);
+    process.on('warning', this.#onWarning);
+    this.#arm();
+  }
+
+  #arm(): void {
+    this.#due = performance.now() + TICK_MS;
+    this.#timer = setTimeout(() => {
+      const lag = performance.now() - this.#due;
+      if (lag > this.#maxLag) this.#maxLag = lag;
+      this.#sampleBusy(lag);
+      const rss = process.memoryUsage.rss();
+      if (rss > this.#rssPeak) this.#rssPeak = rss;
+      this.#arm();
+    }, TICK_MS);
+  }
+
+  #sampleBusy(lag: number): void {
+    const cpu = mainThreadCpuMs();
+    // Without /proc, wall lag is all there is.
+    const busy = cpu === null || this.#cpu === null ? lag : cpu - this.#cpu;
+    this.#cpu = cpu;
+    if (busy > this.#maxBusy) this.#maxBusy = busy;
+  }
+
+  stop(): WatchReport {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const lagNow = performance.now() - this.#due;
+    this.#sampleBusy(lagNow);
+    process.off('uncaughtException', this.#onCrash);
+    process.off('unhandledRejection', this.#onCrash);
+    process.off('warning', this.#onWarning);
+    return {
+      maxBusyMs: this.#maxBusy,
+      maxLagMs: Math.max(this.#maxLag, lagNow),
+      rssGrowth: this.#rssPeak - this.#rss0,
+      crashes: this.#crashes,
+      warnings: this.#warnings,
+    };
+  }
+}
+
+/** Fails with every broken process invariant; `allowWarning` names the warnings a case provokes on purpose. */
+export function checkReport(r: WatchReport, allowWarning: (w: Error) => boolean, rssCap: number): void {
+  const problems: string[] = [];
+  if (r.crashes.length > 0) problems.push(`crashed: ${r.crashes.map(String).join('; ')}`);
+  const unexpected = r.warnings.filter((w) => !allowWarning(w));
+  if (unexpected.length > 0)
+    problems.push(`unexpected warnings: ${unexpected.map((w) => `${w.name}: ${w.message}`).join('; ')}`);
+  if (r.maxBusyMs > STALL_MS) {
+    problems.push(
+      `event loop held for ${r.maxBusyMs.toFixed(0)} ms of CPU (limit ${STALL_MS} ms; wall lag ${r.maxLagMs.toFixed(0)} ms)`,
+    );
+  }
+  if (r.rssGrowth > rssCap)
+    problems.push(`RSS grew ${(r.rssGrowth / 2 ** 20).toFixed(1)} MiB (cap ${rssCap / 2 ** 20} MiB)`);
+  if (problems.length > 0) throw new Error(problems.join('\n'));
+}
+
+/** Handles that a case may open and must release. */
+const TRACKED = ['TCPSocketWrap', 'TCPServerWrap', 'Timeout', 'Immediate', 'ZLIB'] as const;
+
+export type Resources = Record<(typeof TRACKED)[number], number>;
+
+export function resources(): Resources {
+  const counts = Object.fromEntries(TRACKED.map((k) => [k, 0])) as Resources;
+  for (const r of process.getActiveResourcesInfo()) if (r in counts) counts[r as keyof Resources]++;
+  return counts;
+}
+
+/** Waits (bounded) until no tracked handle is above `baseline`: sockets close a few turns after their last event. */
+export async function resourcesReleased(baseline: Resources, ms = 2_000): Promise<void> {
+  const end = performance.now() + ms;
+  for (;;) {
+    const now = resources();
+    const leaked = TRACKED.filter((k) => now[k] > baseline[k]);
+    if (leaked.length === 0) return;
+    if (performance.now() > end) {
+      throw new Error(
+        `leaked handles after the case: ${leaked.map((k) => `${k} ${now[k]} > ${baseline[k]}`).join(', ')}`,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Races `p` against a deadline; the error names what was awaited. */
+export function deadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`stuck: no ${what} within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
