@@ -127,6 +127,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       stats.connectionsOpen++;
       stats.connectionsTotal++;
     }
+    // The peer's FIN is ours to answer (#onEnd): a client socket would otherwise end itself at once, before frames
+    // still waiting to be parsed (a close frame, the verdict on a message being inflated) are read and answered.
+    socket.allowHalfOpen = true;
     Connection.#bySocket.set(socket, this);
     socket.on('end', Connection.#onSocketEnd);
     socket.on('close', Connection.#onSocketCloseEvent);
@@ -537,9 +540,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   #onEnd(): void {
-    // Frames parked by the per-turn budget came before the end: read them first, or a close frame among them is lost
-    // when the transport closes (an HTTP/2 stream closes as soon as both ends have ended). The timer bounds the wait.
-    if (this.#parked && !this.#parser.halted) {
+    // Frames parked by the per-turn budget, or behind a message still being inflated, came before the end: read them
+    // first, or what they say (a close frame; the verdict on the message, 1009 or 1007) is lost when the transport
+    // closes (an HTTP/2 stream closes as soon as both ends have ended). The close timer bounds the wait.
+    if (this.#parked && !this.#parser.failed) {
       this.#endAfterParse = true;
       this.#armCloseTimer();
       return;

@@ -145,7 +145,9 @@ export class SendQueue implements TickCorked, FragmentSink {
    * socketDrained(); null: the connection is not open.
    */
   writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean | null | Promise<boolean | null> {
-    if (!this.#host.isOpen()) return null;
+    // A writer opened while the connection was open may finish until our close frame is written (§5.5.1), even
+    // after the peer's close arrived.
+    if (this.#closeWritten || !this.#socket.writable) return null;
     if (this.#holder !== this.#writer) {
       return new Promise<void>((resolve) => {
         this.#writerGo = resolve;
@@ -166,7 +168,7 @@ export class SendQueue implements TickCorked, FragmentSink {
     return out.then(
       (bytes) => {
         this.#compressingBytes -= payload.length;
-        if (!this.#host.isOpen()) return null;
+        if (this.#closeWritten || !this.#socket.writable) return null;
         this.#writeFrame(opcode, bytes, fin, first);
         return this.#socketBelowHighWaterMark();
       },
@@ -190,7 +192,9 @@ export class SendQueue implements TickCorked, FragmentSink {
    * writer holds the channel (its message cannot be finished now): then it goes at once, and nothing follows it.
    */
   writeClose(payload: Buffer, urgent: boolean): void {
-    if (!urgent && this.#holder !== null && this.#holder !== this.#writer) {
+    // A writer that has ended is finishing its message: the close waits for it, as for any message sent before it.
+    const interruptible = this.#holder === this.#writer && this.#writer !== null && !this.#writer.writableEnded;
+    if (!urgent && this.#holder !== null && !interruptible) {
       this.#hold(0, () => this.#writeCloseNow(payload));
       return;
     }

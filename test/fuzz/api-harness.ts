@@ -12,10 +12,9 @@ import { WebSocketError } from '../../src/errors.js';
 import { Hub } from '../../src/hub.js';
 import { WebSocketServer } from '../../src/server.js';
 import { Stats } from '../../src/stats.js';
-import { CaseWatch, checkReport, deadline, FUZZ_TIMERS, resources, resourcesReleased } from './watch.js';
+import { CaseWatch, checkReport, deadline, FUZZ_TIMERS, HOSTILE, resources, resourcesReleased } from './watch.js';
 
 const CLOSE_TIMEOUT = FUZZ_TIMERS.closeTimeout;
-const HOSTILE = 'hostile listener';
 const TOPICS = ['a', 'b'] as const;
 
 type Side = 'server' | 'client';
@@ -344,6 +343,13 @@ export async function runApiCase(input: ApiInput): Promise<void> {
           break;
         case 'writer': {
           let w: ReturnType<Connection['writer']>;
+          // On a connection that is not open, writer() gives a writer that is already destroyed: nothing is sent.
+          if (peers[a.side].conn.readyState !== 1) {
+            const dead = peers[a.side].conn.writer(a.binary ? 'binary' : 'text');
+            dead.on('error', () => {});
+            dead.end();
+            break;
+          }
           try {
             w = peers[a.side].conn.writer(a.binary ? 'binary' : 'text');
           } catch (err) {

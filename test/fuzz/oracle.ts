@@ -108,10 +108,65 @@ function referenceInflate(s: State, input: Buffer[], cfg: OracleConfig): Inflate
   return { kind: 'ok', data: out.subarray(before) };
 }
 
+/**
+ * True when this message's compressed bytes stop inside a deflate block: a final empty fixed block appended after
+ * the sync-flush tail then does not end the stream cleanly.
+ */
+function endsMidBlock(s: State, cfg: OracleConfig): boolean {
+  const carry = cfg.deflate?.peerContextTakeover ?? false;
+  try {
+    inflateRawSync(Buffer.concat([...(carry ? s.stream : []), ...s.parts, TAIL, FINAL_EMPTY_BLOCK]), {
+      finishFlush: zc.Z_FINISH,
+      maxOutputLength: (carry ? s.streamOut : 0) + cfg.maxMessageSize + 1,
+    });
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** An empty fixed-Huffman block with BFINAL set: it ends a stream that is at a block boundary. */
+const FINAL_EMPTY_BLOCK = Buffer.from([0x03, 0x00]);
+
+/**
+ * For a compressed text message that inflates past the limit: whether the bytes up to the limit already hold invalid
+ * UTF-8. zlib gives no partial output past maxOutputLength, so the longest input prefix that stays under the limit is
+ * found by bisection (the output of a prefix is a prefix of the output).
+ */
+function tooBigTextInvalid(s: State, input: Buffer[], cfg: OracleConfig): boolean {
+  const carry = cfg.deflate?.peerContextTakeover ?? false;
+  const before = carry ? s.streamOut : 0;
+  const head = carry ? Buffer.concat(s.stream) : Buffer.alloc(0);
+  const mine = Buffer.concat(input);
+  const inflatePrefix = (k: number): Buffer | null => {
+    try {
+      return inflateRawSync(Buffer.concat([head, mine.subarray(0, k)]), {
+        finishFlush: zc.Z_SYNC_FLUSH,
+        maxOutputLength: before + cfg.maxMessageSize + 1,
+      }).subarray(before);
+    } catch {
+      return null;
+    }
+  };
+  let lo = 0;
+  let hi = mine.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (inflatePrefix(mid) === null) hi = mid - 1;
+    else lo = mid;
+  }
+  const out = inflatePrefix(lo);
+  return out !== null && !utf8PrefixValid(out.subarray(0, cfg.maxMessageSize));
+}
+
 /** The code a compressed message in progress is already doomed to (null: nothing wrong seen yet). */
 function compressedFate(s: State, cfg: OracleConfig): number | null {
   const r = referenceInflate(s, s.parts, cfg);
-  if (r.kind === 'too-big') return 1009;
+  if (r.kind === 'too-big') {
+    // Too big and not UTF-8: both rules are broken, and an inflater that checks text as it goes sees the bad byte first.
+    if (s.type === 'text' && tooBigTextInvalid(s, s.parts, cfg)) return 1007;
+    return 1009;
+  }
   if (r.kind === 'corrupt') return 1007;
   return s.type === 'text' && !utf8PrefixValid(r.data) ? 1007 : null;
 }
@@ -267,6 +322,10 @@ function walk(bytes: Buffer, cfg: OracleConfig, s: State, emit: Emit, branches: 
       if (!complete || !fin) {
         const fate = compressedFate(s, cfg);
         if (fate !== null) fork((c) => emit(c, { kind: 'fail', code: fate }, here));
+        // Tampered deflate data may be judged differently by two inflaters at any point: either verdict, any frame.
+        if (cfg.tamperedDeflate) {
+          for (const code of [1007, 1009]) if (code !== fate) fork((c) => emit(c, { kind: 'fail', code }, here));
+        }
         if (!complete) return emit(s, { kind: 'eof' }, bytes.length);
         continue;
       }
@@ -283,7 +342,14 @@ function walk(bytes: Buffer, cfg: OracleConfig, s: State, emit: Emit, branches: 
         continue;
       }
       if (r.kind === 'corrupt') return emit(s, { kind: 'fail', code: 1007 }, here);
-      if (r.kind === 'too-big') return emit(s, { kind: 'fail', code: 1009 }, here);
+      if (r.kind === 'too-big') {
+        if (s.type === 'text' && tooBigTextInvalid(s, s.parts, cfg))
+          fork((c) => emit(c, { kind: 'fail', code: 1007 }, here));
+        return emit(s, { kind: 'fail', code: 1009 }, here);
+      }
+      // Data cut off in the middle of a deflate block: zlib hands out what it decoded so far, a strict inflater calls
+      // it invalid (RFC 7692 §7.2.2 expects whole blocks up to the sync flush). Either is accepted.
+      if (endsMidBlock(s, cfg)) fork((c) => emit(c, { kind: 'fail', code: 1007 }, here));
       if (s.type === 'text' && !utf8Valid(r.data)) return emit(s, { kind: 'fail', code: 1007 }, here);
       if (cfg.deflate?.peerContextTakeover) {
         s.stream.push(...s.parts, TAIL);

@@ -101,6 +101,9 @@ export class CaseWatch {
   }
 }
 
+/** The message prefix of the errors the API fuzzer's hostile listeners throw (they become process warnings). */
+export const HOSTILE = 'hostile listener';
+
 /** Fails with every broken process invariant; `allowWarning` names the warnings a case provokes on purpose. */
 export function checkReport(r: WatchReport, allowWarning: (w: Error) => boolean, rssCap: number): void {
   const problems: string[] = [];
