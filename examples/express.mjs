@@ -2,6 +2,7 @@
 // Attaching to Express: Express answers the HTTP routes, the WebSocketServer takes the upgrades on /ws of the same
 // node:http server and port. (express is a dependency of your app, never of switchboard.)
 // Run: node examples/express.mjs
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import express from 'express';
 import { connect, WebSocketServer } from 'switchboard';
@@ -17,7 +18,7 @@ wss.attach(server, { path: '/ws' }); // only upgrades reach it: Express never se
 wss.on('connection', (conn) => {
   conn.on('message', (msg) => conn.send(`express echo: ${msg.data}`));
 });
-await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(null)));
+await once(server.listen(0, '127.0.0.1'), 'listening');
 const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
 
 const conn = await connect(`ws://127.0.0.1:${port}/ws`);

@@ -15,7 +15,7 @@ wss.attach(server, { path: '/chat' }); // extended CONNECT streams (and HTTP/1.1
 wss.on('connection', (conn, req) => {
   conn.send(`hello over HTTP/${req.httpVersionMajor}`);
 });
-await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(null)));
+await once(server.listen(0, '127.0.0.1'), 'listening');
 const { port } = /** @type {import('node:net').AddressInfo} */ (server.address());
 
 /** @type {import('switchboard').Connection[]} */

@@ -4,6 +4,7 @@
 // the process exit 0 by itself. Meanwhile new WebSockets are refused with 503. Here the program sends itself the
 // SIGTERM that your process manager would send.
 // Run: node examples/shutdown.mjs
+import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { connect, WebSocketServer } from 'switchboard';
 
@@ -11,7 +12,7 @@ const server = createServer();
 const wss = new WebSocketServer({ shutdownTimeout: 5_000 }); // peers that do not answer by then are cut off
 wss.attach(server);
 wss.on('connection', (conn) => conn.send('welcome'));
-await new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(null)));
+await once(server.listen(0, '127.0.0.1'), 'listening');
 const url = `ws://127.0.0.1:${/** @type {import('node:net').AddressInfo} */ (server.address()).port}/`;
 
 process.once('SIGTERM', async () => {

@@ -34,7 +34,7 @@ export const EXPECTED: Readonly<Record<string, Expected>> = {
   },
   'echo.mjs': {
     lines: [
-      'server: 127.0.0.1 connected to /echo',
+      'server: 127.0.0.1 connected to /echo, extensions: permessage-deflate; server_no_context_takeover',
       'client: echoed text hello',
       'client: echoed binary [ 1, 2, 3 ]',
       'client: closed with 1000, clean: true',
