@@ -305,7 +305,12 @@ export class RedisLink {
     }, this.#s.connectTimeout);
     client.connect().then(
       () => {
-        if (generation !== this.#generation) return;
+        // Retired or closed while connecting: node-redis's destroy() does not stop a connect in progress, so the
+        // socket it opens now would stay open (and hold the process) with nobody to close it.
+        if (generation !== this.#generation) {
+          client.destroy();
+          return;
+        }
         clock.clearTimeout(this.#connectTimer);
         this.#connectTimer = null;
         this.#ready = true;
