@@ -181,10 +181,20 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   chat.server.attach(http, { path: '/chat' });
   dashboard.server.attach(http, { path: '/dashboard' });
 
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(options.port, options.host, () => resolve());
-  });
+  const closeApps = async (): Promise<void> => {
+    await Promise.all([echo.close(), broadcast.close(), chat.close(), dashboard.close()]);
+    await hub.close(); // releases its Redis connections, if any
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(options.port, options.host, () => resolve());
+    });
+  } catch (err) {
+    // Nothing listens, but the hubs' Redis connections and the dashboard's timers would keep the process alive.
+    await closeApps();
+    throw err;
+  }
   const port = (http.address() as AddressInfo).port;
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
   const servers = [echo, broadcast, chat.server, dashboard.server];
@@ -197,8 +207,7 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
     stats: endpoints,
     close: async () => {
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
-      await Promise.all([echo.close(), broadcast.close(), chat.close(), dashboard.close()]);
-      await hub.close(); // releases its Redis connections, if any
+      await closeApps();
       if ('closeAllConnections' in http) http.closeAllConnections();
       for (const socket of sockets) socket.destroy();
       await httpClosed;

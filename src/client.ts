@@ -29,14 +29,22 @@ import { DEFAULT_HANDSHAKE_TIMEOUT, EMPTY } from './protocol/constants.js';
 import { Stats } from './stats.js';
 import { checkKeys, describe, intOption, optionsObject } from './validate.js';
 
+/**
+ * The options of {@link connect}. Every option is checked at once: an unknown key (such as ws's `maxPayload`) throws a
+ * TypeError that names what to use instead.
+ */
 export interface ConnectOptions extends Partial<ConnectionLimits> {
+  /** Subprotocols to offer (Sec-WebSocket-Protocol), most preferred first; the server's pick is `conn.protocol`. */
   protocols?: readonly string[];
   /** Extra request headers (e.g. Authorization, Cookie). The WebSocket handshake headers cannot be overridden. */
   headers?: Record<string, string>;
   /** Sent as the Origin header, as a browser would. */
   origin?: string;
+  /** Offer permessage-deflate (RFC 7692). Off by default (`false`), unlike ws's client. */
   compression?: CompressionOption;
+  /** Time allowed from dialling to the server's 101, in ms (default 10 000); then ERR_HANDSHAKE_TIMEOUT. */
   handshakeTimeout?: number;
+  /** Aborts the handshake (rejecting with ERR_ABORTED); it has no effect once the connection is open. */
   signal?: AbortSignal;
   /** Passed to tls.connect for wss:// (ca, cert, key, rejectUnauthorized, servername, ...). */
   tls?: TlsOptions;
@@ -48,7 +56,9 @@ export interface ConnectOptions extends Partial<ConnectionLimits> {
    * SETTINGS_ENABLE_CONNECT_PROTOCOL (or does not speak HTTP/2). Off by default.
    */
   http2?: boolean | ClientHttp2Session;
+  /** The time source of the handshake timeout, the close timeout and the heartbeat. Default: systemClock. */
   clock?: Clock;
+  /** Where the connection counts its messages and bytes; pass one Stats to many connect() calls to add them up. */
   stats?: Stats;
 }
 

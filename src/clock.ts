@@ -1,11 +1,19 @@
 // The time source for every timer in the library (close timeouts, heartbeat), injectable so tests never sleep.
 
+/**
+ * The time source of every timer in the library (close and handshake timeouts, the heartbeat, the Redis adapter's
+ * back-off). Pass your own as the `clock` option to drive timers by hand in tests, without sleeping.
+ */
 export interface Clock {
+  /** The current time in ms; only differences between two calls matter (monotonic, like `performance.now()`). */
   now(): number;
+  /** Calls `fn` once after `ms` ms; returns a handle for clearTimeout(). */
   setTimeout(fn: () => void, ms: number): unknown;
+  /** Cancels a timer set by setTimeout() (a handle already fired or cleared is ignored). */
   clearTimeout(handle: unknown): void;
 }
 
+/** The default Clock: `performance.now()` and node's timers, unref'd so they never keep a process alive. */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => {

@@ -20,12 +20,14 @@ export type HandshakeErrorCode =
   | 'ERR_HANDSHAKE_REFUSED'
   /** The server's 101 broke the handshake's rules (accept key, Upgrade, extensions, subprotocol). */
   | 'ERR_HANDSHAKE_INVALID'
+  /** No complete answer within `handshakeTimeout`. */
   | 'ERR_HANDSHAKE_TIMEOUT'
   /** No answer at all: TCP, TLS or DNS failed, or the server hung up before answering. */
   | 'ERR_CONNECT_FAILED'
   /** The caller's AbortSignal fired. */
   | 'ERR_ABORTED';
 
+/** Every `code` a {@link WebSocketError} (or one of its subclasses) can carry: one per cause, stable across releases. */
 export type WebSocketErrorCode =
   | ProtocolErrorCode
   | HandshakeErrorCode
@@ -48,7 +50,12 @@ export type WebSocketErrorCode =
   /** Redis could not be reached, or the connection was lost while a command waited. */
   | 'ERR_REDIS_UNAVAILABLE';
 
+/**
+ * The base of every error the library makes: switch on `code` (one per cause, see {@link WebSocketErrorCode}) rather
+ * than on the message, which is for people. `cause` holds the underlying error when there is one.
+ */
 export class WebSocketError extends Error {
+  /** What went wrong, as a stable string. */
   readonly code: WebSocketErrorCode;
   constructor(code: WebSocketErrorCode, message: string, details: { cause?: unknown } = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -59,7 +66,9 @@ export class WebSocketError extends Error {
 
 /** A violation of RFC 6455 / RFC 7692 by the peer; `closeCode` is what went on the wire. */
 export class ProtocolError extends WebSocketError {
+  /** Which rule the peer broke. */
   declare readonly code: ProtocolErrorCode;
+  /** The close code we sent the peer: 1002, 1007 or 1009. */
   readonly closeCode: CloseCode;
   constructor(code: ProtocolErrorCode, message: string, details: { closeCode: CloseCode; cause?: unknown }) {
     super(code, message, details);
@@ -68,6 +77,7 @@ export class ProtocolError extends WebSocketError {
   }
 }
 
+/** The details of a {@link HandshakeError} (the last argument of its constructor). */
 export interface HandshakeErrorDetails {
   /** The HTTP status the server answered (client) or was sent (server); 0 when there was none. */
   status?: number;
@@ -75,14 +85,19 @@ export interface HandshakeErrorDetails {
   headers?: Record<string, string | string[] | undefined>;
   /** The start of the response body (at most 1 KiB), as text, when it answered with one. */
   body?: string;
+  /** The underlying error (a socket or TLS failure), if any. */
   cause?: unknown;
 }
 
 /** The opening handshake failed. */
 export class HandshakeError extends WebSocketError {
+  /** Why the handshake failed. */
   declare readonly code: HandshakeErrorCode;
+  /** The HTTP status the server answered (e.g. 403 for a refused origin, 401 from `authorize`); 0 when none. */
   readonly status: number;
+  /** The server's response headers, lower-cased ({} when it did not answer). */
   readonly headers: Record<string, string | string[] | undefined>;
+  /** The start of the response body (at most 1 KiB), which usually says why the server refused; '' when none. */
   readonly body: string;
   constructor(code: HandshakeErrorCode, message: string, details: HandshakeErrorDetails = {}) {
     super(code, message, details);

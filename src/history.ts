@@ -5,12 +5,15 @@ import { intOption } from './validate.js';
 
 /** One recorded message. Offsets of a topic are consecutive integers: a missing one means a lost message. */
 export interface HistoryEntry {
+  /** Its position in the topic's history. */
   offset: number;
+  /** The message as recorded. */
   msg: HubMessage;
   /** When it was recorded, ms since the epoch. */
   time: number;
 }
 
+/** What `hub.recover(topic, since)` answers. */
 export interface Recovery {
   /** What was recorded after the requested offset, oldest first (at most the store's maxCount). */
   messages: HistoryEntry[];
@@ -25,12 +28,15 @@ export interface Recovery {
 
 /** Where a Hub records history. Offsets increase by exactly one per append within a topic. */
 export interface HistoryStore {
+  /** Records a message; returns its offset (one more than the topic's last). */
   append(topic: string, msg: HubMessage): number | Promise<number>;
   /** Messages after `since`; without `since`, every message still kept. */
   since(topic: string, since?: number): Recovery | Promise<Recovery>;
+  /** From hub.close(): release connections and timers. */
   close?(): void | Promise<void>;
 }
 
+/** The options of {@link memoryHistory}. */
 export interface MemoryHistoryOptions {
   /** Messages kept per topic (default 1000). */
   maxCount?: number;
@@ -62,6 +68,7 @@ interface Log {
   last: number;
 }
 
+/** A {@link HistoryStore} in this process's memory (one node), bounded by count, age and number of topics. */
 export class MemoryHistory implements HistoryStore {
   readonly #maxCount: number;
   readonly #maxAgeMs: number;
@@ -76,10 +83,12 @@ export class MemoryHistory implements HistoryStore {
     this.#now = options.now ?? Date.now;
   }
 
+  /** How many topics have history kept. */
   get topicCount(): number {
     return this.#logs.size;
   }
 
+  /** Records a message; returns its offset. */
   append(topic: string, msg: HubMessage): number {
     const now = this.#now();
     let log = this.#logs.get(topic);

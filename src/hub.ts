@@ -32,16 +32,22 @@ export interface GapInfo {
  * messages from other nodes to local subscribers (never back to the adapter) and the one that reports gaps.
  */
 export interface HubAdapter {
+  /** Called once by the Hub's constructor: `deliver` hands other nodes' messages to local subscribers. */
   start(
     deliver: (topic: string, msg: HubMessage) => void,
     gap?: (topic: string, info: GapInfo) => void,
   ): void | Promise<void>;
+  /** The topic gained its first local subscriber: start receiving other nodes' messages of it. */
   subscribe(topic: string): void | Promise<void>;
+  /** The topic lost its last local subscriber. */
   unsubscribe(topic: string): void | Promise<void>;
+  /** A message published on this node (already delivered to its local subscribers): send it to the other nodes. */
   publish(topic: string, msg: HubMessage): void | Promise<void>;
+  /** From hub.close(): release connections and timers. */
   close(): void | Promise<void>;
 }
 
+/** The options of `hub.publish()`. */
 export interface PublishOptions {
   /** A subscriber not to deliver to, typically the sender. */
   except?: Connection;
@@ -49,7 +55,9 @@ export interface PublishOptions {
   binary?: boolean;
 }
 
+/** The counters of a {@link Hub} (`hub.stats`). */
 export interface HubStats {
+  /** Messages published on this node. */
   published: number;
   /** Deliveries handed to subscribers' send queues. */
   delivered: number;
@@ -63,12 +71,15 @@ export interface HubStats {
   gaps: number;
 }
 
+/** The options of `hub.publishRecorded()`. */
 export interface RecordOptions extends PublishOptions {
   /** What subscribers receive, built from the offset (e.g. JSON that carries it). Default: the message itself. */
   format?: (offset: number, msg: HubMessage) => string | Buffer | Message;
 }
 
+/** The options of `new Hub(options)`. */
 export interface HubOptions {
+  /** Shares topics between nodes, e.g. `redisAdapter()` from switchboard/redis. Default: this process only. */
   adapter?: HubAdapter;
   /** Where publishRecorded() records messages for recover(), e.g. memoryHistory() or redisHistory() (multi-node). */
   history?: HistoryStore;
@@ -78,7 +89,14 @@ export interface HubOptions {
   onGap?: (topic: string, info: GapInfo) => void;
 }
 
+/**
+ * Topics and fan-out: connections subscribe to topics, and publish() writes a message to every subscriber of its
+ * topic, framed once (and compressed once, for peers that can share the bytes) whatever their number, each through
+ * its connection's slow-consumer policy. A connection leaves its topics when it closes. With an adapter, topics
+ * span every node; with a history, publishRecorded() and recover() let a client that reconnects catch up.
+ */
 export class Hub {
+  /** Counters of publishes and deliveries. */
   readonly stats: HubStats = {
     published: 0,
     delivered: 0,
@@ -119,6 +137,7 @@ export class Hub {
     return this.#ready;
   }
 
+  /** Adds the connection to the topic (nothing happens for one that is already closed). */
   subscribe(conn: Connection, topic: string): void {
     if (!(conn instanceof Connection)) throw new TypeError('subscribe takes a Connection');
     if (typeof topic !== 'string' || topic === '') throw new TypeError('a topic is a non-empty string');
@@ -145,6 +164,7 @@ export class Hub {
     mine.add(topic);
   }
 
+  /** Takes the connection out of the topic. */
   unsubscribe(conn: Connection, topic: string): void {
     const subs = this.#topics.get(topic);
     if (!subs?.delete(conn)) return;
@@ -156,6 +176,7 @@ export class Hub {
     }
   }
 
+  /** Takes the connection out of every topic (done for you when it closes). */
   unsubscribeAll(conn: Connection): void {
     const mine = this.#byConn.get(conn);
     if (!mine) return;
@@ -166,19 +187,26 @@ export class Hub {
     this.#onClose.delete(conn);
   }
 
+  /** How many local connections are subscribed to the topic. */
   subscribers(topic: string): number {
     return this.#topics.get(topic)?.size ?? 0;
   }
 
+  /** The topics the connection is subscribed to. */
   topicsOf(conn: Connection): string[] {
     return [...(this.#byConn.get(conn) ?? [])];
   }
 
+  /** How many topics have at least one local subscriber. */
   get topicCount(): number {
     return this.#topics.size;
   }
 
-  /** Delivers to local subscribers at once (in publish order) and hands the message to the adapter for other nodes. */
+  /**
+   * Delivers to local subscribers at once (in publish order) and hands the message to the adapter for other nodes.
+   * Returns how many local subscribers it was queued for: one that is closing, or that its slow-consumer policy
+   * refused (dropped or evicted), is skipped.
+   */
   publish(topic: string, data: string | Buffer | Message, options: PublishOptions = {}): number {
     const msg = toHubMessage(data, options.binary);
     this.stats.published++;
@@ -196,7 +224,12 @@ export class Hub {
     topic: string,
     data: string | Buffer | Message,
     options: RecordOptions = {},
-  ): Promise<{ offset: number; delivered: number }> {
+  ): Promise<{
+    /** The message's offset in the topic's history. */
+    offset: number;
+    /** How many local subscribers it was queued for, as publish() returns. */
+    delivered: number;
+  }> {
     const history = this.#history;
     if (!history) throw new TypeError('publishRecorded needs a Hub created with a history');
     const msg = toHubMessage(data, options.binary);
@@ -219,6 +252,7 @@ export class Hub {
     return history.since(topic, since);
   }
 
+  /** Forgets every subscription and closes the adapter and the history (the connections stay open). */
   async close(): Promise<void> {
     this.#topics.clear();
     this.#byConn.clear();

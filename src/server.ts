@@ -44,11 +44,19 @@ import { CloseCode, DEFAULT_CLOSE_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT } from './p
 import { Stats } from './stats.js';
 import { checkKeys, describe, intOption, optionalFunction, optionsObject } from './validate.js';
 
+/**
+ * The options of `new WebSocketServer(options)`, all optional and checked at construction: an unknown key (such as
+ * ws's `maxPayload` or `verifyClient`) throws a TypeError that names what to use instead.
+ */
 export interface ServerOptions extends Partial<ConnectionLimits> {
   /** Who may connect from a browser. Default 'same-origin'; '*' must be said explicitly. */
   origins?: OriginPolicy;
-  /** Subprotocols this server speaks, most preferred first. */
+  /**
+   * Subprotocols this server speaks, most preferred first: the first one the client offers is chosen (none when the
+   * client offers none of them; the connection still opens, with `conn.protocol` '').
+   */
   protocols?: readonly string[];
+  /** permessage-deflate (RFC 7692): off by default (`false`); `'shared'`, `'dedicated'` or parameters to offer it. */
   compression?: CompressionOption;
   /** Ping idle peers and terminate the silent ones. On by default; `false` turns it off. */
   heartbeat?: HeartbeatOptions | boolean;
@@ -60,14 +68,29 @@ export interface ServerOptions extends Partial<ConnectionLimits> {
   shutdownTimeout?: number;
   /** Last word on a handshake that passed every check: return false (403) or an HTTP status to refuse it. */
   authorize?: (req: WebSocketRequest) => boolean | number | Promise<boolean | number>;
+  /** The time source of every timer (handshake, close and shutdown timeouts, heartbeat). Default: systemClock. */
   clock?: Clock;
 }
 
+/** The events of a {@link WebSocketServer}, with their listeners' arguments. */
 export interface ServerEvents {
-  /** `req` is an Http2ServerRequest for a WebSocket over HTTP/2 (`req.httpVersionMajor === 2`). */
+  /**
+   * A handshake succeeded: the open connection and the request that asked for it. `req` is an Http2ServerRequest for
+   * a WebSocket over HTTP/2 (`req.httpVersionMajor === 2`). A listener that throws or rejects closes that
+   * connection with 1011.
+   */
   connection: [Connection, WebSocketRequest];
   /** A refused handshake: the status sent and why. */
-  rejected: [{ status: number; message: string; req: WebSocketRequest }];
+  rejected: [
+    {
+      /** The HTTP status answered: 400 for a malformed request, 403 for a refused origin, 503 while closing... */
+      status: number;
+      /** Why, as also written in the response body. */
+      message: string;
+      /** The refused request. */
+      req: WebSocketRequest;
+    },
+  ];
 }
 
 const REFUSE_LINGER = 2_000;
@@ -110,9 +133,16 @@ interface Route {
 }
 const routes = new WeakMap<HttpServer | HttpsServer | AnyHttp2Server, Route[]>();
 
+/**
+ * Accepts WebSocket handshakes and hands out a {@link Connection} for each, through the 'connection' event. Serve on
+ * a port of its own with listen(), on your http/https/http2 server with attach(), or route upgrades yourself with
+ * handleUpgrade(). Heartbeat on, compression off, same-origin only and a 16 MiB message limit by default; close()
+ * shuts down gracefully.
+ */
 export class WebSocketServer extends EventEmitter<ServerEvents> {
-  /** Open connections. */
+  /** Open connections (each leaves the set when it closes). */
   readonly clients = new Set<Connection>();
+  /** Counters of this server's connections, messages, bytes and refusals. */
   readonly stats = new Stats();
   readonly #limits: ConnectionLimits;
   readonly #origins: OriginPolicy;
@@ -437,6 +467,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     await ownClosed;
   }
 
+  /** Where the server made by listen() listens; null without one (attach() and handleUpgrade() only). */
   get address(): AddressInfo | null {
     return (this.#ownServer?.address() as AddressInfo | null) ?? null;
   }

@@ -14,9 +14,13 @@ export const NODE_ID_BYTES = 16;
 export const HEADER_BYTES = 2 + NODE_ID_BYTES + 6 + 6;
 const KIND = { text: 0, binary: 1, skip: 2 } as const;
 
+/** A message as it travels over Redis, decoded: who sent it and its place in that node's numbering. */
 export interface Envelope {
+  /** The sending node's random id (16 bytes). */
   nodeId: Buffer;
+  /** The node's sequence number, one per message over all topics. */
   seq: number;
+  /** The node's sequence number within the topic: a jump means lost messages. */
   topicSeq: number;
   /** null for a skip marker. */
   msg: HubMessage | null;

@@ -18,6 +18,7 @@ import { nonEmptyString, redisOptions } from './redis-options.js';
 /** The largest message recorded or read back, in bytes. */
 export const DEFAULT_HISTORY_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 
+/** The options of {@link redisHistory}. */
 export interface RedisHistoryOptions extends RedisConnectionOptions {
   /** Key prefix: `<prefix>h:<topic>` (stream) and `<prefix>o:<topic>` (counter). Default 'switchboard:'. */
   keyPrefix?: string;
@@ -31,6 +32,7 @@ export interface RedisHistoryOptions extends RedisConnectionOptions {
 
 const OPTION_KEYS = [...CONNECTION_OPTION_KEYS, 'keyPrefix', 'maxCount', 'maxAgeMs', 'maxMessageSize'] as const;
 
+/** The counters of a {@link RedisStreamHistory} (`history.stats`). */
 export interface RedisHistoryStats {
   /** Errors reported by the Redis client (each failed connection attempt counts). */
   errors: number;
@@ -69,7 +71,12 @@ function whole(text: string | undefined): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
+/**
+ * A {@link HistoryStore} in Redis Streams, shared by every node on the same Redis, made by {@link redisHistory}:
+ * `new Hub({ adapter: redisAdapter(url), history: redisHistory({ url }) })`.
+ */
 export class RedisStreamHistory implements HistoryStore {
+  /** Counters of errors, timeouts and malformed entries. */
   readonly stats: RedisHistoryStats = { errors: 0, timeouts: 0, malformed: 0 };
   readonly #link: RedisLink;
   readonly #prefix: string;

@@ -7,6 +7,7 @@ import { intOption } from '../validate.js';
 import { RedisError, redisTimeout } from './redis-errors.js';
 import { parseRedisUrl, redisOptions } from './redis-options.js';
 
+/** How a Redis connection dials again after losing Redis (the `reconnect` option). */
 export interface ReconnectOptions {
   /** Delay between attempts while the outage is young, in ms (default 100), ±20 % jitter. */
   initialDelay?: number;
@@ -32,6 +33,7 @@ export interface RedisConnectionOptions {
   closeTimeout?: number;
   /** A PING this often while connected, in ms (default 1000; 0: never), so an idle stalled connection is found out. */
   healthCheckInterval?: number;
+  /** Reconnect timing (defaults: {@link DEFAULT_RECONNECT}). */
   reconnect?: ReconnectOptions;
   /** Every timer (back-off, timeouts, health checks) goes through it. Default: systemClock. */
   clock?: Clock;
@@ -42,7 +44,15 @@ export const DEFAULT_CONNECT_TIMEOUT = 2000;
 export const DEFAULT_COMMAND_TIMEOUT = 2000;
 export const DEFAULT_CLOSE_TIMEOUT = 1000;
 export const DEFAULT_HEALTH_CHECK_INTERVAL = 1000;
-export const DEFAULT_RECONNECT = { initialDelay: 100, fastRetryFor: 10_000, maxDelay: 5000 } as const;
+/** The default {@link ReconnectOptions}. */
+export const DEFAULT_RECONNECT = {
+  /** 100 ms between attempts while the outage is young. */
+  initialDelay: 100,
+  /** For the first 10 s of the outage. */
+  fastRetryFor: 10_000,
+  /** Then doubling up to 5 s. */
+  maxDelay: 5000,
+} as const;
 export const CONNECTION_OPTION_KEYS = [
   'url',
   'connectTimeout',
@@ -295,7 +305,12 @@ export class RedisLink {
     }, this.#s.connectTimeout);
     client.connect().then(
       () => {
-        if (generation !== this.#generation) return;
+        // Retired or closed while connecting: node-redis's destroy() does not stop a connect in progress, so the
+        // socket it opens now would stay open (and hold the process) with nobody to close it.
+        if (generation !== this.#generation) {
+          client.destroy();
+          return;
+        }
         clock.clearTimeout(this.#connectTimer);
         this.#connectTimer = null;
         this.#ready = true;

@@ -1,3 +1,9 @@
+/**
+ * `switchboard/redis`: topics shared by every node through Redis pub/sub (a HubAdapter for the Hub), and a history
+ * in Redis Streams for recovery across nodes. Needs the `redis` package (an optional peer dependency).
+ *
+ * @module switchboard/redis
+ */
 // Multi-node fan-out through Redis pub/sub (a HubAdapter): one channel per topic, joined only while the node has local
 // subscribers; an envelope (redis-envelope.ts) keeps messages binary-safe, ordered, echo-free and numbered per topic,
 // so a receiver sees what it missed. Publishes wait in a bounded buffer (redis-outbox.ts) while Redis is away.
@@ -29,14 +35,17 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /** After a reconnect, how long the buffer may wait for other nodes to subscribe again before it is flushed anyway. */
 export const DEFAULT_RESUBSCRIBE_WAIT = 1000;
+/** What a topic's Redis channel name starts with, by default. */
 export const DEFAULT_CHANNEL_PREFIX = 'switchboard:';
 
-/** Published with `{ nodeId, error }` when the node loses Redis, and `{ nodeId, downtimeMs }` when it is back. */
+/** `switchboard:redis:down`, published with `{ nodeId, error }` when the node loses Redis. */
 export const redisDownChannel = diagnosticsChannel('switchboard:redis:down');
+/** `switchboard:redis:up`, published with `{ nodeId, downtimeMs }` when the node has Redis back. */
 export const redisUpChannel = diagnosticsChannel('switchboard:redis:up');
-/** Published with `{ nodeId, topic }` for each buffered message dropped because the outage buffer was full. */
+/** `switchboard:redis:overflow`, published with `{ nodeId, topic }` for each buffered message dropped (buffer full). */
 export const redisOverflowChannel = diagnosticsChannel('switchboard:redis:overflow');
 
+/** The options of {@link redisAdapter}: where Redis is, how to reach it, and the outage buffer's bounds. */
 export interface RedisAdapterOptions extends RedisConnectionOptions {
   /** Prepended to a topic to name its Redis channel. All nodes of a cluster must agree on it. */
   channelPrefix?: string;
@@ -63,6 +72,7 @@ const OPTION_KEYS = [
   'resubscribeWait',
 ] as const;
 
+/** The counters of a {@link RedisAdapter} (`adapter.stats`). */
 export interface RedisAdapterStats {
   /** Messages this node sent to Redis. */
   published: number;
@@ -94,6 +104,7 @@ export interface RedisAdapterStats {
   gaps: number;
 }
 
+/** The events of a {@link RedisAdapter}. */
 export interface RedisAdapterEvents {
   /** Redis was lost (the error that said so). Local delivery goes on; publishes are buffered. */
   down: [Error];
@@ -109,7 +120,12 @@ const MAX_TRACKED = 65_536;
 const MAX_NODES_PER_TOPIC = 4096;
 const NUMSUB_POLL = 25;
 
+/**
+ * A HubAdapter over Redis pub/sub, made by {@link redisAdapter}: `new Hub({ adapter: redisAdapter({ url }) })`.
+ * While Redis is away local delivery goes on, publishes wait in a bounded buffer, and the hub hears of every gap.
+ */
 export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements HubAdapter {
+  /** Counters of traffic, outages and drops. */
   readonly stats: RedisAdapterStats = {
     published: 0,
     received: 0,
@@ -192,6 +208,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     await Promise.all([this.#pub.upOnce(), this.#sub.upOnce()]);
   }
 
+  /** The Redis channel of a topic: the channel prefix, then the topic. */
   channelOf(topic: string): string {
     return this.#prefix + topic;
   }
@@ -218,6 +235,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
       .catch(onlyTimeouts);
   }
 
+  /** Leaves the topic's channel (nothing to do while Redis is away: a new connection starts with none). */
   async unsubscribe(topic: string): Promise<void> {
     this.#wanted.delete(topic);
     this.#heard.delete(topic);
@@ -471,8 +489,13 @@ function onlyTimeouts(err: unknown): void {
   if (isRedisTimeout(err)) throw err;
 }
 
-export { decodeEnvelope, encodeEnvelope } from './redis-envelope.js';
+export { decodeEnvelope, type Envelope, encodeEnvelope } from './redis-envelope.js';
 export { isRedisTimeout, RedisError, type RedisErrorCode } from './redis-errors.js';
 export { DEFAULT_RECONNECT, type RedisConnectionOptions, type ReconnectOptions } from './redis-link.js';
 export { parseRedisUrl } from './redis-options.js';
-export { type RedisHistoryOptions, RedisStreamHistory, redisHistory } from './redis-history.js';
+export {
+  type RedisHistoryOptions,
+  type RedisHistoryStats,
+  RedisStreamHistory,
+  redisHistory,
+} from './redis-history.js';

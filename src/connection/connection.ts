@@ -33,11 +33,24 @@ import {
   type SendOptions,
 } from './types.js';
 
+/**
+ * The events of a {@link Connection}, with their listeners' arguments. A listener that throws (or, being async,
+ * rejects) fails that connection with 1011 (ERR_HANDLER_FAILED) instead of crashing the process.
+ */
 export interface ConnectionEvents {
+  /** One whole message: `msg.type` is `'text'` (`msg.data` a string) or `'binary'` (a Buffer). */
   message: [Message];
+  /** A ping arrived (its payload); the pong that answers it has already been queued. */
   ping: [Buffer];
+  /** A pong arrived (its payload): the answer to a ping, or an unsolicited heartbeat. */
   pong: [Buffer];
+  /** The last event, once the transport has closed, however that happened; `conn.closed` resolves with the same. */
   close: [CloseInfo];
+  /**
+   * Why the connection failed: a {@link ProtocolError} for what the peer did wrong, a {@link WebSocketError}
+   * otherwise (slow consumer, handler, transport). Emitted at most once, and only to listeners: without one, a
+   * failure is still reported by 'close' and never crashes the process.
+   */
   error: [Error];
 }
 
@@ -47,7 +60,13 @@ export interface ConnectionEvents {
  */
 export let queuePrepared: (conn: Connection, message: PreparedMessage) => boolean;
 
+/**
+ * One open WebSocket, server or client side: what `wss.on('connection')` hands over and `connect()` resolves with.
+ * Send with send() (false above the high-water mark, then await drained()), read with the 'message' event, the async
+ * iterator (`for await (const msg of conn)`) or nextReader() for a message streamed in pieces; close with close().
+ */
 export class Connection extends EventEmitter<ConnectionEvents> {
+  /** Which end of the connection this is: `'server'` (accepted by a WebSocketServer) or `'client'` (from connect()). */
   readonly role: 'server' | 'client';
   /** The negotiated subprotocol, '' when none. */
   readonly protocol: string;
@@ -89,7 +108,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** 'error' is emitted at most once per connection. */
   #errorEmitted = false;
 
-  /** `onClosed` lets an owner (the server) forget the connection without a listener or promise per connection. */
+  /**
+   * Made by a WebSocketServer or connect(), never directly. `onClosed` lets an owner (the server) forget the
+   * connection without a listener or promise per connection.
+   * @internal
+   */
   constructor(
     socket: Duplex,
     options: ConnectionOptions,
@@ -259,6 +282,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#closedPromise;
   }
 
+  /** Open (1), Closing (2) or Closed (3): see {@link ReadyState}. */
   get readyState(): ReadyState {
     return this.#state;
   }
@@ -276,6 +300,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.#out.bufferedAmount;
   }
 
+  /** The peer's IP address, as the socket reports it (undefined once the socket is destroyed, or over HTTP/2). */
   get remoteAddress(): string | undefined {
     return (this.#socket as { remoteAddress?: string }).remoteAddress;
   }
@@ -442,6 +467,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return writer;
   }
 
+  /**
+   * `for await (const msg of conn)`: every message in order, ending when the connection closes. Messages queue while
+   * the loop body works; past 64 of them reading pauses until it catches up, so a slow loop holds the peer back
+   * instead of buffering without bound.
+   */
   [Symbol.asyncIterator](): AsyncIterator<Message> {
     return new MessageIterator(this, this);
   }
@@ -455,6 +485,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#syncFlow();
   }
 
+  /** Undoes one pause(); reading restarts when none is left. */
   resume(): void {
     if (this.#pauses === 0) return;
     this.#pauses--;
@@ -462,6 +493,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#syncFlow();
   }
 
+  /** Whether a pause() (or a lagging reader or iterator) is holding reading. */
   get isPaused(): boolean {
     return this.#pauses > 0;
   }

@@ -4,21 +4,25 @@ import type { Clock } from '../clock.js';
 import { DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT } from '../protocol/constants.js';
 import { checkKeys, intOption, optionsObject } from '../validate.js';
 
+/** The `heartbeat` option of a server (on by default) or of connect() (off by default). */
 export interface HeartbeatOptions {
-  /** Idle time after which a ping is sent. */
+  /** Idle time after which a ping is sent, in ms (default 25 000). */
   interval?: number;
-  /** Time a pinged peer has to send anything before it is terminated. */
+  /** Time a pinged peer has to send anything before it is terminated, in ms (default 10 000). */
   timeout?: number;
 }
 
 const HEARTBEAT_KEYS = new Set(['interval', 'timeout']);
 
-/** What the sweep needs of a connection. */
+/** What the sweep needs of a connection (a {@link Connection} is one). */
 export interface Pingable {
+  /** Bytes read so far: any change counts as a sign of life, a pong or anything else. */
   readonly readCount: number;
   /** A connection paused by its consumer is not read, so its pongs go unseen: it is spared until it resumes. */
   readonly isPaused?: boolean;
+  /** Sends a ping. */
   ping(): void;
+  /** Drops the connection at once. */
   terminate(): void;
 }
 
@@ -28,8 +32,15 @@ interface Watch {
   pingedAt: number; // 0: no ping outstanding
 }
 
+/**
+ * Liveness for many connections on one timer: a connection that has read nothing for `interval` is pinged, and one
+ * that still reads nothing for `timeout` after that is terminated (its close reports 1006). Servers and connect()
+ * make their own from the `heartbeat` option; use one directly to watch connections you track yourself.
+ */
 export class Heartbeat {
+  /** Idle time after which a ping is sent, in ms. */
   readonly interval: number;
+  /** Time a pinged peer has to send anything before it is terminated, in ms. */
   readonly timeout: number;
   readonly #clock: Clock;
   readonly #tick: number;
@@ -37,6 +48,7 @@ export class Heartbeat {
   readonly #onKill: () => void;
   #timer: unknown = null;
 
+  /** `onKill` is called for each connection terminated for its silence (a server counts them in its stats). */
   constructor(options: HeartbeatOptions | undefined, clock: Clock, onKill: () => void = () => {}) {
     const opts = optionsObject<HeartbeatOptions>('heartbeat', options);
     checkKeys('heartbeat', opts, HEARTBEAT_KEYS);
@@ -48,20 +60,24 @@ export class Heartbeat {
     this.#onKill = onKill;
   }
 
+  /** How many connections are watched. */
   get size(): number {
     return this.#watched.size;
   }
 
+  /** Starts watching a connection (the shared timer starts with the first). */
   add(conn: Pingable): void {
     this.#watched.set(conn, { readCount: conn.readCount, lastActive: this.#clock.now(), pingedAt: 0 });
     if (this.#timer === null) this.#schedule();
   }
 
+  /** Stops watching a connection (the timer stops with the last). */
   delete(conn: Pingable): void {
     this.#watched.delete(conn);
     if (this.#watched.size === 0) this.stop();
   }
 
+  /** Stops the timer; add() starts it again. */
   stop(): void {
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;

@@ -6,6 +6,7 @@ import { Opcode } from '../protocol/constants.js';
 import { encodeFrame } from '../protocol/frame-encoder.js';
 import type { MessageType } from './types.js';
 
+/** The options of `new PreparedMessage(data, options)`. */
 export interface PreparedMessageOptions {
   /** Send a string as binary, or a Buffer as text (it must then be valid UTF-8). Default: string → text. */
   binary?: boolean;
@@ -34,7 +35,9 @@ let countOf: (pm: PreparedMessage) => Counts;
  * The payload is not copied: leave a Buffer unchanged while the message is in use.
  */
 export class PreparedMessage {
+  /** Whether it goes out as a text or a binary message. */
   readonly type: MessageType;
+  /** The payload's bytes (a string is encoded as UTF-8 once, here). */
   readonly data: Buffer;
   readonly #variants: Variants = { plain: null, compressed: null };
   readonly #counts: Counts = { frames: 0, compressions: 0 };
@@ -57,6 +60,7 @@ export class PreparedMessage {
     }
   }
 
+  /** The payload's length in bytes. */
   get size(): number {
     return this.data.length;
   }

@@ -17,22 +17,31 @@ export interface PausableSource {
   resume(): unknown;
 }
 
-/** One incoming message as a Readable: the socket pauses while the consumer lags. */
+/**
+ * One incoming message as a Readable, from `conn.nextReader()`: its payload's bytes as they arrive (inflated, with
+ * permessage-deflate), ending with the message. The socket pauses while the consumer lags. If the connection closes
+ * mid-message the stream is destroyed: with an ERR_CLOSED error when it has an 'error' listener, else quietly
+ * (`readableAborted` tells).
+ */
 export class MessageReader extends Readable implements IncomingStream {
+  /** Whether the message is text or binary (a text message's bytes are UTF-8, checked as they arrive). */
   readonly type: MessageType;
   readonly #source: PausableSource;
   #paused = false;
 
+  /** @internal */
   constructor(type: MessageType, source: PausableSource) {
     super();
     this.type = type;
     this.#source = source;
   }
 
+  /** @internal */
   get saturated(): boolean {
     return this.#paused;
   }
 
+  /** @internal */
   pushChunk(chunk: Buffer): void {
     // A reader its consumer destroyed takes nothing more, and must not leave the socket paused for good.
     if (this.destroyed) {
@@ -45,6 +54,7 @@ export class MessageReader extends Readable implements IncomingStream {
     }
   }
 
+  /** @internal */
   finish(): void {
     if (!this.destroyed) this.push(null);
     this.#unpause();
@@ -53,12 +63,14 @@ export class MessageReader extends Readable implements IncomingStream {
   /**
    * The connection closed mid-message. The stream is destroyed with the error only when someone listens for it:
    * `.pipe()` rethrows an unhandled one as an uncaught exception. Otherwise 'close' (readableAborted) tells.
+   * @internal
    */
   abort(err: Error): void {
     this.destroy(this.listenerCount('error') > 0 ? err : undefined);
     this.#unpause();
   }
 
+  /** @internal */
   override _read(): void {
     this.#unpause();
   }
@@ -77,7 +89,12 @@ export interface FragmentSink {
   socketDrained(): Promise<void>;
 }
 
-/** One outgoing message as a Writable: each write becomes a fragment, end() sends the final one. */
+/**
+ * One outgoing message as a Writable, from `conn.writer(type)`: each write becomes a fragment, end() sends the final
+ * one; other sends of the connection wait until it ends. A write calls back once its fragment is in the socket below
+ * the high-water mark, so `pipeline(file, writer)` follows the peer's pace. Destroying it mid-message fails the
+ * connection with 1011 (ERR_WRITER_DESTROYED: nothing valid can follow a cut message).
+ */
 export class MessageWriter extends Writable {
   readonly #opcode: number;
   readonly #sink: FragmentSink;
@@ -88,6 +105,7 @@ export class MessageWriter extends Writable {
   /**
    * A writer for a connection that is not open: destroyed at once (on the next tick, once the caller has attached
    * its listeners or pipeline), with `err` only when someone listens for errors, like a reader whose connection ends.
+   * @internal
    */
   static closed(opcode: number, err: Error): MessageWriter {
     const writer = new MessageWriter(opcode, CLOSED_SINK, () => {});
@@ -95,7 +113,10 @@ export class MessageWriter extends Writable {
     return writer;
   }
 
-  /** `onDone` runs exactly once: finished true after the final frame, false when destroyed before it. */
+  /**
+   * `onDone` runs exactly once: finished true after the final frame, false when destroyed before it.
+   * @internal
+   */
   constructor(opcode: number, sink: FragmentSink, onDone: (finished: boolean, started: boolean) => void) {
     super({ decodeStrings: true });
     this.#opcode = opcode;
@@ -103,6 +124,7 @@ export class MessageWriter extends Writable {
     this.#onDone = onDone;
   }
 
+  /** @internal */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (chunk.length === 0) {
       cb();
@@ -111,6 +133,7 @@ export class MessageWriter extends Writable {
     this.#fragment(chunk, false, cb);
   }
 
+  /** @internal */
   override _final(cb: (err?: Error | null) => void): void {
     this.#fragment(Buffer.alloc(0), true, (err) => {
       this.#finish(!err);
@@ -118,6 +141,7 @@ export class MessageWriter extends Writable {
     });
   }
 
+  /** @internal */
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.#finish(false);
     cb(err);

@@ -12,7 +12,12 @@ export const EXTENSION_NAME = 'permessage-deflate';
  */
 export type CompressionMode = 'shared' | 'dedicated';
 
+/**
+ * permessage-deflate (RFC 7692) in detail, for the `compression` option; every field is optional. The RFC's
+ * no-context-takeover parameters follow from `mode`.
+ */
 export interface CompressionConfig {
+  /** `'shared'` or `'dedicated'` (the default for an object): see {@link CompressionMode}. */
   mode?: CompressionMode;
   /** Largest LZ77 window (log2) the server may compress with, 8..15. Below 15 it is always sent in negotiation. */
   serverMaxWindowBits?: number;
@@ -22,10 +27,14 @@ export interface CompressionConfig {
   level?: number;
   /** zlib memLevel 1..9. */
   memLevel?: number;
-  /** Messages shorter than this many bytes are sent uncompressed (RSV1 clear). */
+  /** Messages shorter than this many bytes are sent uncompressed (RSV1 clear); default 32. */
   threshold?: number;
 }
 
+/**
+ * The `compression` option of a server or of connect(): `false` (the default: no permessage-deflate), a
+ * {@link CompressionMode}, or a {@link CompressionConfig} with its parameters.
+ */
 export type CompressionOption = false | CompressionMode | CompressionConfig;
 
 export interface ResolvedCompression {

@@ -4,6 +4,12 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { acceptKey, isValidKey } from './accept-key.js';
 import { isToken, listHasToken, splitList } from './tokens.js';
 
+/**
+ * Which browser pages may open a WebSocket (checked against the Origin header; a request without one, from a client
+ * that is not a browser, always passes): `'same-origin'` (the default: the page's origin must match the Host),
+ * `'*'` (any), a list of origins such as `['https://app.example.com']`, or a function of the origin and the Host.
+ * A refused origin is answered 403.
+ */
 export type OriginPolicy = 'same-origin' | '*' | readonly string[] | ((origin: string, host: string) => boolean);
 
 export interface UpgradeRequest {

@@ -15,6 +15,7 @@ import { EMPTY } from '../protocol/constants.js';
 import { checkConnectRequest, connectResponse, isWebSocketConnect } from './connect-request.js';
 import { streamTransport } from './stream-transport.js';
 
+/** A node:http2 server, cleartext (h2c, `http2.createServer`) or TLS (`http2.createSecureServer`). */
 export type AnyHttp2Server = Http2Server | Http2SecureServer;
 
 /** Receives each extended CONNECT stream once; `req` is node's compatibility request when the server made one. */

@@ -1,32 +1,60 @@
 // Wire constants and default limits for RFC 6455 (§5.2 opcodes, §7.4 close codes, §4.2.2 GUID).
 
+/** Frame opcodes (RFC 6455 §5.2). */
 export const Opcode = {
+  /** A further fragment of the message in progress (§5.4). */
   Continuation: 0x0,
+  /** The first frame of a text message. */
   Text: 0x1,
+  /** The first frame of a binary message. */
   Binary: 0x2,
+  /** Close (§5.5.1). */
   Close: 0x8,
+  /** Ping (§5.5.2). */
   Ping: 0x9,
+  /** Pong (§5.5.3). */
   Pong: 0xa,
 } as const;
+/** One of the {@link Opcode} numbers. */
 export type Opcode = (typeof Opcode)[keyof typeof Opcode];
 
+/**
+ * Close codes by name (RFC 6455 §7.4.1 and the IANA registry), for `conn.close(code)` and `CloseInfo.code`. Codes
+ * 3000–4999 are yours to use too; 1005, 1006 and 1015 are only ever reported, never sent.
+ */
 export const CloseCode = {
+  /** 1000: the purpose of the connection is fulfilled (what close() sends by default). */
   Normal: 1000,
+  /** 1001: going away (a server shutting down, a browser leaving the page). */
   GoingAway: 1001,
+  /** 1002: the peer broke the protocol. */
   ProtocolError: 1002,
+  /** 1003: a kind of data the endpoint cannot accept (e.g. binary for a text-only endpoint). */
   UnsupportedData: 1003,
+  /** 1005: reported when a close frame carried no code (never sent). */
   NoStatus: 1005,
+  /** 1006: reported when the connection ended without a close frame (never sent). */
   Abnormal: 1006,
+  /** 1007: data inconsistent with its type (text that is not UTF-8, deflate data that does not inflate). */
   InvalidPayload: 1007,
+  /** 1008: a policy violation (e.g. a slow consumer under the 'close' policy). */
   PolicyViolation: 1008,
+  /** 1009: a message too big to process (over maxMessageSize or maxFragments). */
   MessageTooBig: 1009,
+  /** 1010: the client needed an extension the server did not agree to. */
   MandatoryExtension: 1010,
+  /** 1011: an unexpected condition on the server (e.g. a message handler that threw). */
   InternalError: 1011,
+  /** 1012: the service is restarting. */
   ServiceRestart: 1012,
+  /** 1013: try again later (e.g. overloaded). */
   TryAgainLater: 1013,
+  /** 1014: a gateway or proxy got an invalid response from upstream. */
   BadGateway: 1014,
+  /** 1015: reported when the TLS handshake failed (never sent). */
   TlsHandshake: 1015,
 } as const;
+/** One of the {@link CloseCode} numbers. */
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /** RFC 6455 §1.3: concatenated with Sec-WebSocket-Key to derive Sec-WebSocket-Accept. */

@@ -16,7 +16,7 @@ import {
   type SecureServerOptions,
   type ServerHttp2Session,
 } from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeCertificate } from './certificate.js';
@@ -91,12 +91,20 @@ async function listen<S extends Http2SecureServer | Http2Server>(
   server.on('session', (s: ServerHttp2Session) => {
     sessions.push(s);
   });
+  // Node 26 ends a destroyed session's socket gracefully (it stays half-open until the client's FIN), and the
+  // client sessions are closed by hooks that run after this one: the sockets themselves must go.
+  const sockets = new Set<Socket>();
+  server.on(scheme === 'https' ? 'secureConnection' : 'connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
   setup(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   t.after(async () => {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     for (const s of sessions) s.destroy();
+    for (const socket of sockets) socket.destroy();
     await closed;
   });
   const port = (server.address() as AddressInfo).port;

@@ -322,6 +322,25 @@ describe('connect() against a raw server compressing with real zlib streams', ()
   });
 });
 
+describe('connect(): a verdict reached after the server half-closed is still sent', () => {
+  test('a bomb unfinished (FIN=0), a ping, a bad close, then FIN: the client answers 1009, the first fault', async (t) => {
+    const { peer, conn } = await rawPair(t, 'permessage-deflate', 'dedicated', MiB);
+    const bomb = await zeroBomb(4 * MiB);
+    // The socket's end arrives while the message is still being inflated in slices: the client must not close
+    // the transport before the inflater's verdict, and must not read on past it either.
+    await peer.write(
+      Buffer.concat([
+        rawFrame({ opcode: OP.binary, payload: bomb, rsv1: true, fin: false }),
+        rawFrame({ opcode: OP.ping, payload: 'p' }),
+        rawFrame({ opcode: OP.close, payload: Buffer.from([0x03]) }),
+      ]),
+    );
+    peer.end();
+    assert.equal((await peer.readClose()).code, 1009);
+    assert.equal((await within(conn.closed, 5000, 'closed')).code, 1009);
+  });
+});
+
 describe('connect() refuses a bad Sec-WebSocket-Extensions response with HandshakeError (status 101)', () => {
   const CASES: Array<[response: string, CompressionOption | false, RegExp]> = [
     ['permessage-deflate; foo=1', 'dedicated', /unknown parameter "foo"/],

@@ -103,6 +103,40 @@ for (const mode of ['dedicated', 'shared'] as const) {
       assert.ok(msg.data.equals(Buffer.alloc(5000, 7)));
     });
 
+    it('end(), then send(), then close(): the streamed message, the sent one, then the close', async (t) => {
+      const { conn, peer } = await pair(t, { compression: mode });
+      const streamed = Buffer.from(textOfSize(SYNC_DEFLATE_MAX * 2, prng(6)));
+      const writer = conn.writer('text');
+      writer.end(streamed);
+      // The writer has ended but its last fragment is still being compressed: the close must not cut it off.
+      conn.send('sent after');
+      const closing = conn.close(1000, 'after both');
+      assert.ok((await peer.nextMessage(WAIT)).data.equals(streamed));
+      assert.equal((await peer.nextMessage(WAIT)).data.toString(), 'sent after');
+      const close = await peer.raw.nextFrame(WAIT);
+      assert.equal(close.opcode, 0x8);
+      assert.equal(close.payload.readUInt16BE(0), 1000);
+      await peer.raw.sendClose(1000);
+      assert.equal((await within(closing, WAIT, 'the close')).code, 1000);
+    });
+
+    it("an ended writer still being compressed finishes after the peer's close, then the close is answered", async (t) => {
+      const { conn, peer } = await pair(t, { compression: mode });
+      const streamed = Buffer.from(textOfSize(SYNC_DEFLATE_MAX * 4, prng(7)));
+      const writer = conn.writer('text');
+      const failed: unknown[] = [];
+      writer.on('error', (err) => failed.push(err));
+      writer.end(streamed);
+      await peer.raw.sendClose(1000, 'bye');
+      const msg = await peer.nextMessage(WAIT);
+      assert.ok(msg.data.equals(streamed), 'the message the writer had ended arrives whole');
+      const close = await peer.raw.nextFrame(WAIT);
+      assert.equal(close.opcode, 0x8);
+      assert.equal(close.payload.readUInt16BE(0), 1000);
+      assert.equal((await within(conn.closed, WAIT, 'closed')).code, 1000);
+      assert.deepEqual(failed, []);
+    });
+
     it('a writer opened while a large message is being compressed waits its turn', async (t) => {
       const { conn, peer } = await pair(t, { compression: mode });
       const big = Buffer.from(textOfSize(1 * MiB, prng(5)));

@@ -8,6 +8,8 @@ import type { DemoServer } from '../../apps/demo-server.js';
 import { safeName } from '../../apps/static.js';
 import { type Connection, connect, HandshakeError } from '../../src/index.js';
 import { startTestDemo } from '../helpers/demo.js';
+import { within } from '../helpers/raw-peer.js';
+import { startRedisServer } from '../helpers/redis-server.js';
 
 const WAIT = 5_000;
 
@@ -281,5 +283,37 @@ describe('demo apps', () => {
     const both = Promise.all([b1, b2].map((c) => new Promise((resolve) => c.once('message', (m) => resolve(m.data)))));
     b1.send('to all');
     assert.deepEqual(await both, ['to all', 'to all']);
+  });
+});
+
+describe('a demo server that cannot listen', () => {
+  test('with --redis: rejects with the listen error, and its Redis connections do not outlive it', async (t) => {
+    const redis = await startRedisServer(t);
+    const first = await startTestDemo();
+    t.after(() => first.close());
+    // Each command() is one short-lived connection of its own: it counts once in total_connections_received and
+    // is the 1 in connected_clients.
+    const info = async (): Promise<{ total: number; open: number }> => {
+      const text = String(await redis.command(['INFO']));
+      const field = (name: string): number => Number(new RegExp(`${name}:(\\d+)`).exec(text)?.[1]);
+      return { total: field('total_connections_received'), open: field('connected_clients') };
+    };
+    const base = (await info()).total;
+    await assert.rejects(startTestDemo({ port: first.port, redis: redis.url }), { code: 'EADDRINUSE' });
+    // The hubs' Redis clients were dialling when the listen failed; wait until one has reached Redis, then until
+    // every one of them is gone again (an abandoned one would stay, and hold the process open).
+    let calls = 1;
+    await within(
+      (async () => {
+        for (;;) {
+          const now = await info();
+          calls++;
+          if (now.total > base + calls - 1 && now.open === 1) return;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      })(),
+      3000,
+      'the demo server’s Redis connections to close',
+    );
   });
 });

@@ -47,12 +47,13 @@ describe('demo metrics without prom-client', () => {
   });
 
   test('`switchboard serve` in a process where prom-client cannot be resolved still serves', async (t) => {
-    // A resolve hook makes the package unresolvable, exactly as when it is not installed.
-    const hook = `export async function resolve(s, c, next) {
-      if (s === 'prom-client') throw Object.assign(new Error("Cannot find package 'prom-client'"), { code: 'ERR_MODULE_NOT_FOUND' });
-      return next(s, c);
-    }`;
-    const register = `import { register } from 'node:module'; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
+    // A resolve hook makes the package unresolvable, exactly as when it is not installed. In-thread hooks
+    // (registerHooks) where Node has them: Node 26 deprecates the off-thread register() with a warning on stderr.
+    const refuse = `if (s === 'prom-client') throw Object.assign(new Error("Cannot find package 'prom-client'"), { code: 'ERR_MODULE_NOT_FOUND' });`;
+    const hook = `export async function resolve(s, c, next) { ${refuse} return next(s, c); }`;
+    const register = `import * as m from 'node:module';
+      if (m.registerHooks) m.registerHooks({ resolve(s, c, next) { ${refuse} return next(s, c); } });
+      else m.register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});`;
     const child = spawn(
       process.execPath,
       [
