@@ -1,10 +1,14 @@
 // The load generator: one process per workload run, pinned by the runner to the core the server does not use. It
 // takes one job over IPC, drives raw sockets (see lib/wire.ts), samples the server's CPU and memory from /proc at the
 // edges of the measured window, and answers with flat metrics.
-import { Histogram, readProcCpu, readProcRss, type CpuSample, cpuDelta } from './lib/stats.js';
+import { type PacedJob, runPaced, runStall, type StallJob } from './lib/deflate-jobs.js';
+import { cpuMs, selfCpuMs, sleep } from './lib/job-util.js';
+import { payloadSet } from './lib/payload.js';
+import { cpuDelta, Histogram, readProcCpu, readProcRss } from './lib/stats.js';
 import {
   clientFrame,
   clientPayloadOffset,
+  DEFLATE_OFFER,
   deflateMessage,
   OP_CLOSE,
   OP_PING,
@@ -15,10 +19,9 @@ import {
   readSeq,
   SampleInflater,
   upgradeRequest,
-  writeSeq,
 } from './lib/wire.js';
 
-interface Common {
+export interface Common {
   port: number;
   serverPid: number;
   /** Clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK). */
@@ -31,7 +34,12 @@ export interface EchoJob extends Common {
   window: number;
   warmupMs: number;
   durationMs: number;
+  /** Offer permessage-deflate like a browser (and send JSON-like, compressible payloads). */
   deflate: boolean;
+  /** Send compressed (RSV1) frames, as browsers do; default: `deflate`. */
+  clientCompress?: boolean;
+  /** Cycle through this many distinct payloads (default 1: the same message every time). */
+  distinct?: number;
 }
 export interface BroadcastJob extends Common {
   kind: 'broadcast';
@@ -42,60 +50,35 @@ export interface BroadcastJob extends Common {
   durationMs: number;
   drainMs: number;
   deflate: boolean;
+  /** Publish this many distinct payloads in turn (default 1). */
+  distinct?: number;
 }
 export interface IdleJob extends Common {
   kind: 'idle';
   connections: number;
   concurrency: number;
   settleMs: number;
+  /** Offer permessage-deflate. */
+  deflate?: boolean;
+  /** Once open, each connection sends one compressed message of this many bytes and waits for the echo. */
+  exchange?: number;
 }
-export type Job = EchoJob | BroadcastJob | IdleJob;
+export type { PacedJob, StallJob };
+export type Job = EchoJob | BroadcastJob | IdleJob | PacedJob | StallJob;
 export type Metrics = Record<string, number>;
 export type JobReply = { ok: true; metrics: Metrics } | { ok: false; error: string };
 
-const DEFLATE_OFFER = 'permessage-deflate; client_max_window_bits';
 const CONNECT_CONCURRENCY = 128;
 
-/** Text payload of `size` bytes: filler, or JSON-like (compressible, like real app traffic) when `compressible`. */
-export function makePayload(size: number, compressible: boolean): Buffer {
-  let text: string;
-  if (compressible) {
-    const rows: string[] = [];
-    let seed = 42;
-    let len = 0;
-    for (let id = 1; len < size; id++) {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      const row = `{"id":${id},"name":"user-${seed % 977}","status":"${seed % 3 === 0 ? 'away' : 'online'}","score":${seed % 10007}}`;
-      rows.push(row);
-      len += row.length + 1;
-    }
-    text = `0000{"users":[${rows.join(',')}]}`;
-  } else {
-    text = '0000'.padEnd(size, 'abcdefghijklmnopqrstuvwxyz0123456789');
-  }
-  const buf = Buffer.from(text.slice(0, size), 'latin1');
-  writeSeq(buf, 0);
-  return buf;
-}
-
-function cpuMs(s: CpuSample): number {
-  return s.userMs + s.sysMs;
-}
-
-function selfCpuMs(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 async function runEcho(job: EchoJob): Promise<Metrics> {
-  const payload = makePayload(job.size, job.deflate);
-  const single = job.deflate ? clientFrame(OP_TEXT, deflateMessage(payload), true) : clientFrame(OP_TEXT, payload);
+  const compressOut = job.clientCompress ?? job.deflate;
+  const frames = payloadSet(job.size, job.deflate, job.distinct ?? 1).map((p) =>
+    compressOut ? clientFrame(OP_TEXT, deflateMessage(p), true) : clientFrame(OP_TEXT, p),
+  );
+  const single = frames[0]!;
   const burst = Buffer.concat(Array.from({ length: job.window }, () => single));
   const frameLen = single.length;
+  const rss0 = readProcRss(job.serverPid);
   const expectB0 = 0x80 | OP_TEXT;
   const request = upgradeRequest(job.port, '/echo', job.deflate ? DEFLATE_OFFER : '');
   const hist = new Histogram();
@@ -112,6 +95,17 @@ async function runEcho(job: EchoJob): Promise<Metrics> {
     let tail = 0;
     let inFlight = 0;
     let replies = 0;
+    let next = 0;
+    /** k frames: a slice of the pre-built burst, or the next k of the distinct set (one write either way). */
+    const framesFor = (k: number): Buffer => {
+      if (frames.length === 1) return k === job.window ? burst : burst.subarray(0, k * frameLen);
+      const parts: Buffer[] = [];
+      for (let j = 0; j < k; j++) {
+        parts.push(frames[next]!);
+        next = next + 1 === frames.length ? 0 : next + 1;
+      }
+      return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    };
     const send = (k: number): void => {
       const now = performance.now();
       for (let j = 0; j < k; j++) {
@@ -119,7 +113,7 @@ async function runEcho(job: EchoJob): Promise<Metrics> {
         tail = tail + 1 === job.window ? 0 : tail + 1;
       }
       inFlight += k;
-      conn.write(k === job.window ? burst : burst.subarray(0, k * frameLen));
+      conn.write(framesFor(k));
     };
     const conn: RawConn = new RawConn({
       port: job.port,
@@ -153,8 +147,10 @@ async function runEcho(job: EchoJob): Promise<Metrics> {
     for (const start of starters) start();
     await sleep(job.warmupMs);
     hist.reset();
+    const wireBytes = (): number => conns.reduce((sum, c) => sum + c.bytesRead, 0);
     const cpu0 = readProcCpu(job.serverPid, job.ticks);
     const self0 = selfCpuMs();
+    const wire0 = wireBytes();
     const t0 = performance.now();
     measuring = true;
     await sleep(job.durationMs);
@@ -162,6 +158,8 @@ async function runEcho(job: EchoJob): Promise<Metrics> {
     const t1 = performance.now();
     const cpu1 = readProcCpu(job.serverPid, job.ticks);
     const self1 = selfCpuMs();
+    const wire1 = wireBytes();
+    const rss1 = readProcRss(job.serverPid);
     sending = false;
     const elapsed = t1 - t0;
     const server = cpuDelta(cpu0, cpu1);
@@ -183,6 +181,10 @@ async function runEcho(job: EchoJob): Promise<Metrics> {
       wrongType,
       compressedReplies,
       closedConnections: closed,
+      // Frame bytes from the server per reply (headers included; pings are a rounding error).
+      wireBytesPerMsg: received > 0 ? (wire1 - wire0) / received : Number.NaN,
+      // What the server holds per connection while every one is busy: RSS at the end, less before the first connect.
+      rssPerConnection: (rss1 - rss0) / job.connections,
     };
   } finally {
     for (const c of conns) c.destroy();
@@ -190,10 +192,11 @@ async function runEcho(job: EchoJob): Promise<Metrics> {
 }
 
 async function runBroadcast(job: BroadcastJob): Promise<Metrics> {
-  const payload = makePayload(job.size, job.deflate);
+  const payloads = payloadSet(job.size, job.deflate, job.distinct ?? 1);
+  const payload = payloads[0]!;
   // The publisher always sends plain frames (RSV1 is per message, §6 of RFC 7692); the server compresses for peers.
-  const template = clientFrame(OP_TEXT, payload);
-  const payloadOffset = clientPayloadOffset(template);
+  const templates = payloads.map((p) => clientFrame(OP_TEXT, p));
+  const payloadOffset = clientPayloadOffset(templates[0]!);
   const request = upgradeRequest(job.port, '/broadcast', job.deflate ? DEFLATE_OFFER : '');
   const total = job.subscribers + 1; // the publisher receives its own messages too (the /broadcast contract)
   const counts = new Int32Array(total);
@@ -222,6 +225,7 @@ async function runBroadcast(job: BroadcastJob): Promise<Metrics> {
     const slot = seq & (RING - 1);
     pending[slot] = total;
     sentAt[slot] = performance.now();
+    const template = templates[seq % templates.length]!;
     const frame = Buffer.allocUnsafe(template.length);
     template.copy(frame);
     patchSeq(frame, payloadOffset, seq);
@@ -348,16 +352,40 @@ async function runBroadcast(job: BroadcastJob): Promise<Metrics> {
 }
 
 async function runIdle(job: IdleJob): Promise<Metrics> {
-  const request = upgradeRequest(job.port, '/echo');
+  const request = upgradeRequest(job.port, '/echo', job.deflate ? DEFLATE_OFFER : '');
+  const replied: Array<() => void> = [];
   const rss0 = readProcRss(job.serverPid);
   const cpu0 = readProcCpu(job.serverPid, job.ticks);
   const self0 = selfCpuMs();
-  const { conns, elapsedMs } = await openMany(job.connections, job.concurrency, 120_000, () => {
-    return new RawConn({ port: job.port, request, onFrame: () => {} });
+  const { conns, elapsedMs } = await openMany(job.connections, job.concurrency, 120_000, (i) => {
+    return new RawConn({
+      port: job.port,
+      request,
+      onFrame: (b0) => {
+        if ((b0 & 0x0f) === OP_TEXT) replied[i]?.();
+      },
+    });
   });
   const cpu1 = readProcCpu(job.serverPid, job.ticks);
   const self1 = selfCpuMs();
   try {
+    if (job.exchange !== undefined) {
+      // A connection that has exchanged one compressed message holds whatever state its server keeps for the next.
+      const [payload] = payloadSet(job.exchange, true, 1);
+      const frame = clientFrame(OP_TEXT, deflateMessage(payload!), true);
+      const echoes = conns.map(
+        (c, i) =>
+          new Promise<void>((resolve) => {
+            replied[i] = resolve;
+            c.write(frame);
+          }),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('not every connection got its echo within 60 s')), 60_000);
+      });
+      await Promise.race([Promise.all(echoes), late]).finally(() => clearTimeout(timer));
+    }
     await sleep(job.settleMs);
     const rss1 = readProcRss(job.serverPid);
     const closed = conns.filter((c) => c.closedByPeer).length;
@@ -386,6 +414,10 @@ function run(job: Job): Promise<Metrics> {
       return runBroadcast(job);
     case 'idle':
       return runIdle(job);
+    case 'paced':
+      return runPaced(job);
+    case 'stall':
+      return runStall(job);
   }
 }
 

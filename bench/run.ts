@@ -1,7 +1,7 @@
 // `npm run bench`: switchboard's demo server against an equivalent ws@8 server (bench/ws-server.ts), each in its own
 // process pinned to core 0, driven by a load generator process (bench/loadgen.ts) pinned to core 1; servers alternate
 // A B A B per workload; medians and ratios go to bench/results/<date>.json and bench/results/latest.md.
-//   node dist/bench/run.js [--rounds 3] [--quick] [--only id,id] [--profile] [--readme]
+//   node dist/bench/run.js [--rounds 3] [--quick] [--only id,id,deflate-*] [--group compression] [--profile] [--readme]
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
@@ -13,13 +13,24 @@ import { listeningPort } from './lib/listening.js';
 import { summarizeProfile } from './lib/profile.js';
 import {
   type BenchResults,
-  type Better,
+  type ComparisonResult,
   type ProfileSummary,
   renderReport,
   type Row,
   type WorkloadResult,
 } from './lib/render.js';
 import { median, readProcRss } from './lib/stats.js';
+import {
+  BROADCAST_METRICS,
+  type Comparison,
+  ECHO_METRICS,
+  IDLE_METRICS,
+  type JobSpec,
+  matchesId,
+  type ServerName,
+  type Workload,
+} from './lib/workload.js';
+import { deflateWorkloads } from './workloads-deflate.js';
 import { main as http2Bench } from './http2.js';
 import { main as redisBroadcast } from './redis-broadcast.js';
 import { main as soak } from './soak.js';
@@ -30,70 +41,7 @@ const RESULTS = join(ROOT, 'bench', 'results');
 const SERVER_CORE = '0';
 const LOADGEN_CORE = '1';
 
-type ServerName = 'switchboard' | 'ws';
-type JobSpec = Job extends infer J ? (J extends Job ? Omit<J, 'port' | 'serverPid' | 'ticks'> : never) : never;
-
-interface MetricSpec {
-  key: string;
-  label: string;
-  unit: string;
-  better: Better;
-  /** For higher/lower: the ratio switchboard ÷ ws must be ≥ / ≤ this. */
-  target?: number;
-  /** Divide the raw value by this for display (e.g. µs → ms, bytes → KiB). */
-  scale?: number;
-}
-
-interface Workload {
-  id: string;
-  title: string;
-  servers: { switchboard: string; ws: string };
-  job: JobSpec;
-  metrics: MetricSpec[];
-}
-
-const ECHO_METRICS = (cpuTarget?: number): MetricSpec[] => [
-  { key: 'msgsPerSec', label: 'throughput', unit: 'msg/s', better: 'higher' },
-  { key: 'msgsPerCpuSec', label: 'messages per server CPU-second', unit: '/s', better: 'higher' },
-  { key: 'p50Us', label: 'latency p50', unit: 'µs', better: 'lower' },
-  { key: 'p99Us', label: 'latency p99', unit: 'µs', better: 'lower' },
-  { key: 'p999Us', label: 'latency p99.9', unit: 'µs', better: 'lower' },
-  {
-    key: 'serverCpuUsPerMsg',
-    label: 'server CPU / msg',
-    unit: 'µs',
-    better: 'lower',
-    ...(cpuTarget ? { target: cpuTarget } : {}),
-  },
-  { key: 'serverCpuPct', label: 'server CPU', unit: '%', better: 'info' },
-  { key: 'loadgenCpuPct', label: 'load generator CPU', unit: '%', better: 'info' },
-];
-
-const BROADCAST_METRICS = (target: number): MetricSpec[] => [
-  { key: 'deliveriesPerSec', label: 'deliveries/s', unit: '/s', better: 'higher', target },
-  { key: 'deliveriesPerCpuSec', label: 'deliveries per server CPU-second', unit: '/s', better: 'higher', target },
-  { key: 'fanoutP50Us', label: 'all subscribers have it, p50', unit: 'ms', better: 'lower', scale: 1000 },
-  { key: 'fanoutP99Us', label: 'all subscribers have it, p99', unit: 'ms', better: 'lower', scale: 1000 },
-  { key: 'fanoutP999Us', label: 'all subscribers have it, p99.9', unit: 'ms', better: 'lower', scale: 1000 },
-  { key: 'serverCpuUsPerDelivery', label: 'server CPU / delivery', unit: 'µs', better: 'lower' },
-  { key: 'losses', label: 'losses (worst run)', unit: '', better: 'zero' },
-  { key: 'orderErrors', label: 'out of order (worst run)', unit: '', better: 'zero' },
-  { key: 'messagesMeasured', label: 'messages measured', unit: '', better: 'info' },
-  { key: 'serverCpuPct', label: 'server CPU', unit: '%', better: 'info' },
-  { key: 'loadgenCpuPct', label: 'load generator CPU', unit: '%', better: 'info' },
-];
-
-const IDLE_METRICS: MetricSpec[] = [
-  { key: 'bytesPerConnection', label: 'server RSS / connection', unit: 'KiB', better: 'lower', target: 1, scale: 1024 },
-  { key: 'handshakesPerSec', label: 'handshakes/s', unit: '/s', better: 'higher', target: 1.5 },
-  { key: 'handshakesPerCpuSec', label: 'handshakes per server CPU-second', unit: '/s', better: 'higher', target: 1.5 },
-  { key: 'serverCpuUsPerHandshake', label: 'server CPU / handshake', unit: 'µs', better: 'lower' },
-  { key: 'rssBeforeMiB', label: 'server RSS before', unit: 'MiB', better: 'info' },
-  { key: 'rssAfterMiB', label: 'server RSS after', unit: 'MiB', better: 'info' },
-  { key: 'loadgenCpuPct', label: 'load generator CPU (handshakes)', unit: '%', better: 'info' },
-];
-
-function workloads(quick: boolean, fdHard: number): Workload[] {
+function workloads(quick: boolean, fdHard: number): { all: Workload[]; comparisons: Comparison[] } {
   const warmupMs = quick ? 300 : 1000;
   const durationMs = quick ? 1000 : 4000;
   const plain = { switchboard: 'off', ws: 'off' };
@@ -140,11 +88,12 @@ function workloads(quick: boolean, fdHard: number): Workload[] {
     title: `idle ${connections} connections`,
     servers: plain,
     job: { kind: 'idle', connections, concurrency: 64, settleMs: quick ? 500 : 2000 },
-    metrics: IDLE_METRICS,
+    metrics: IDLE_METRICS(1.5),
   });
   // The most connections one process may hold: the hard fd limit, less room for the process's own descriptors.
   const maxConns = Math.max(1000, fdHard - 1000);
-  return [
+  const deflate = deflateWorkloads(quick);
+  const all: Workload[] = [
     echo('echo-32-w1', 'echo 32 B, 50 conns, window 1', 32, 1, 50, 0.67),
     echo('echo-32-w16', 'echo 32 B, 50 conns, window 16', 32, 16, 50, 0.67),
     echo('echo-16k-w1', 'echo 16 KiB, 50 conns, window 1', 16384, 1, 50),
@@ -158,11 +107,17 @@ function workloads(quick: boolean, fdHard: number): Workload[] {
       id: 'echo-deflate',
       title: 'echo deflate 2 KiB JSON, 50 conns, window 1',
       servers: { switchboard: 'dedicated', ws: 'on' },
+      group: 'compression',
       job: { kind: 'echo', connections: 50, size: 2048, window: 1, warmupMs, durationMs, deflate: true },
       metrics: ECHO_METRICS(),
     },
-    broadcast('broadcast-deflate-1k', quick ? 500 : 1000, { switchboard: 'shared', ws: 'on' }, 2048, true, 5),
+    {
+      ...broadcast('broadcast-deflate-1k', quick ? 500 : 1000, { switchboard: 'shared', ws: 'on' }, 2048, true, 5),
+      group: 'compression',
+    },
+    ...deflate.workloads,
   ];
+  return { all, comparisons: deflate.comparisons };
 }
 
 // ---- processes ---------------------------------------------------------------------------------------------------
@@ -200,7 +155,12 @@ interface RunningServer {
   port: number;
 }
 
-async function startServer(name: ServerName, compression: string, nodeFlags: string[] = []): Promise<RunningServer> {
+async function startServer(
+  name: ServerName,
+  compression: string,
+  nodeFlags: string[] = [],
+  extraArgs: string[] = [],
+): Promise<RunningServer> {
   const script =
     name === 'switchboard'
       ? [
@@ -214,8 +174,9 @@ async function startServer(name: ServerName, compression: string, nodeFlags: str
           compression,
           '--shutdown-timeout',
           '500',
+          ...extraArgs,
         ]
-      : [join(ROOT, 'dist', 'bench', 'ws-server.js'), '--port', '0', '--compression', compression];
+      : [join(ROOT, 'dist', 'bench', 'ws-server.js'), '--port', '0', '--compression', compression, ...extraArgs];
   const [cmd, ...args] = wrap(SERVER_CORE, [process.execPath, ...nodeFlags, ...script]);
   const proc = spawn(cmd!, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   children.add(proc);
@@ -273,7 +234,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function runOnce(w: Workload, name: ServerName): Promise<Metrics> {
-  const server = await startServer(name, w.servers[name]);
+  const server = await startServer(name, w.servers[name], [], w.args?.[name] ?? []);
   try {
     await sleep(300);
     const metrics = await runLoadgen(w.job, server);
@@ -310,6 +271,9 @@ function rowsFor(w: Workload, runs: WorkloadResult['runs']): Row[] {
     if (m.better === 'zero') {
       row.target = '= 0';
       row.pass = sb === 0;
+    } else if (m.limit !== undefined) {
+      row.target = `≤ ${m.limit} ${m.unit}`;
+      row.pass = sb <= m.limit;
     } else if (m.target !== undefined && m.better !== 'info') {
       row.target = `${m.better === 'lower' ? '≤' : '≥'} ${m.target}×`;
       row.pass = m.better === 'lower' ? ratio <= m.target : ratio >= m.target;
@@ -333,21 +297,25 @@ function wsVersion(): string {
 
 // ---- profiles ----------------------------------------------------------------------------------------------------
 
-async function profile(all: Workload[], dir: string): Promise<ProfileSummary[]> {
+const DEFAULT_PROFILED = ['echo-32-w1', 'echo-32-w16', 'broadcast-1k', 'idle-10k'];
+
+/** --cpu-prof passes of both servers on `ids` (the default four, or what --only / --group selected). */
+async function profile(all: Workload[], ids: string[], dir: string): Promise<ProfileSummary[]> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const out: ProfileSummary[] = [];
-  for (const id of ['echo-32-w1', 'echo-32-w16', 'broadcast-1k', 'idle-10k']) {
+  for (const id of ids) {
     const w = all.find((x) => x.id === id);
     if (!w) continue;
     for (const name of ['switchboard', 'ws'] as const) {
       const file = `${name}-${id}.cpuprofile`;
       const spawned = performance.now();
-      const server = await startServer(name, w.servers[name], [
-        '--cpu-prof',
-        `--cpu-prof-dir=${dir}`,
-        `--cpu-prof-name=${file}`,
-      ]);
+      const server = await startServer(
+        name,
+        w.servers[name],
+        ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${file}`],
+        w.args?.[name] ?? [],
+      );
       let window = { fromMs: 0, toMs: Number.POSITIVE_INFINITY };
       try {
         await sleep(300);
@@ -374,11 +342,49 @@ async function profile(all: Workload[], dir: string): Promise<ProfileSummary[]> 
   return out;
 }
 
+/** Whether a workload (or a separate bench: redis-broadcast, http2, soak) is selected by --only / --group. */
+type Wanted = (id: string, group?: string) => boolean;
+
+function selection(only: string | undefined, group: string | undefined): Wanted {
+  const patterns = only?.split(',').map((s) => s.trim());
+  return (id, g) =>
+    (patterns === undefined && group === undefined) ||
+    (patterns !== undefined && matchesId(id, patterns)) ||
+    (group !== undefined && g === group);
+}
+
+/** Consecutive workloads of one batch run interleaved; every other workload is a batch of its own. */
+function batches(selected: Workload[]): Workload[][] {
+  const out: Workload[][] = [];
+  for (const w of selected) {
+    const last = out.at(-1);
+    if (w.batch !== undefined && last?.[0]?.batch === w.batch) last.push(w);
+    else out.push([w]);
+  }
+  return out;
+}
+
+function compare(c: Comparison, results: WorkloadResult[]): ComparisonResult | null {
+  const num = results.find((r) => r.id === c.numerator);
+  const den = results.find((r) => r.id === c.denominator);
+  if (!num || !den) return null;
+  const ratio = (name: ServerName) =>
+    median(num.runs[name].map((m) => m[c.key] ?? Number.NaN)) /
+    median(den.runs[name].map((m) => m[c.key] ?? Number.NaN));
+  const sb = ratio('switchboard');
+  return {
+    title: c.title,
+    switchboard: sb,
+    ws: ratio('ws'),
+    ...(c.max !== undefined ? { target: `≤ ${c.max}×`, pass: sb <= c.max } : {}),
+  };
+}
+
 // ---- cross-node broadcast (Redis) ---------------------------------------------------------------------------------
 
 /** Runs bench/redis-broadcast.ts (1 node vs 2 nodes) when selected and a redis-server is installed. */
-async function crossNodeRun(quick: boolean, only: string[] | undefined): Promise<BenchResults['crossNode'] | null> {
-  if (only && !only.includes('redis-broadcast')) return null;
+async function crossNodeRun(quick: boolean, wanted: Wanted): Promise<BenchResults['crossNode'] | null> {
+  if (!wanted('redis-broadcast')) return null;
   if (spawnSync('redis-server', ['--version']).status !== 0) {
     process.stdout.write('  redis-broadcast skipped: no redis-server (apt-get install redis-server)\n');
     return null;
@@ -387,16 +393,16 @@ async function crossNodeRun(quick: boolean, only: string[] | undefined): Promise
 }
 
 /** Runs bench/http2.ts (1,000 WebSockets over 10 HTTP/2 sessions vs over 1,000 HTTP/1.1 connections) when selected. */
-async function http2Run(quick: boolean, only: string[] | undefined): Promise<BenchResults['http2'] | null> {
-  if (only && !only.includes('http2')) return null;
+async function http2Run(quick: boolean, wanted: Wanted): Promise<BenchResults['http2'] | null> {
+  if (!wanted('http2')) return null;
   return http2Bench(quick ? ['--quick'] : []);
 }
 
 // ---- soak ---------------------------------------------------------------------------------------------------------
 
 /** Runs bench/soak.ts (the demo server under churn and broadcast load) when selected; it writes its own report. */
-async function soakRun(quick: boolean, only: string[] | undefined): Promise<void> {
-  if (only && !only.includes('soak')) return;
+async function soakRun(quick: boolean, wanted: Wanted): Promise<void> {
+  if (!wanted('soak')) return;
   const result = await soak(['--seconds', quick ? '30' : '180', '--connections', quick ? '1000' : '3000']);
   if (result.errors.length > 0)
     process.stdout.write(`  soak: ${result.errors.length} error(s), see bench/results/soak-*.md\n`);
@@ -410,6 +416,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       quick: { type: 'boolean', default: false },
       only: { type: 'string' },
+      group: { type: 'string' },
       profile: { type: 'boolean', default: false },
       readme: { type: 'boolean', default: false },
     },
@@ -424,9 +431,13 @@ async function main(): Promise<void> {
   ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
   if (spawnSync('prlimit', ['--version']).status !== 0) throw new Error('prlimit (util-linux) is needed');
 
-  const all = workloads(quick, fdHard);
-  const only = values.only?.split(',').map((s) => s.trim());
-  const selected = only ? all.filter((w) => only.includes(w.id)) : all;
+  const { all, comparisons } = workloads(quick, fdHard);
+  const partial = values.only !== undefined || values.group !== undefined;
+  const wanted = selection(values.only, values.group);
+  const selected = all.filter((w) => wanted(w.id, w.group));
+  if (values.group !== undefined && !all.some((w) => w.group === values.group)) {
+    throw new RangeError(`--group: no workload is in group "${values.group}"`);
+  }
   const startedAt = new Date();
   const load0 = loadavg();
   const conditions = [
@@ -434,7 +445,8 @@ async function main(): Promise<void> {
       ? `servers pinned to core ${SERVER_CORE}, load generator (one process per run, raw sockets, pre-built masked frames) to core ${LOADGEN_CORE} with taskset`
       : 'NOT pinned: taskset missing or fewer than 2 cores',
     `open-file limit: soft raised to the hard limit ${fdHard} with prlimit for servers and load generator (idle-max uses ${Math.max(1000, fdHard - 1000)})`,
-    'switchboard: `node bin/switchboard.js serve --compression off|dedicated|shared` (the demo, heartbeat on); ws: bench/ws-server.ts, `perMessageDeflate` false unless the workload compresses (then `true`: ws defaults, threshold 1024 B)',
+    'switchboard: `node bin/switchboard.js serve --compression off|dedicated|shared` (the demo, heartbeat on); ws: bench/ws-server.ts, `perMessageDeflate` false unless the workload compresses (then `true`: ws defaults, threshold 1024 B, or `{ threshold }` with the same --compression-threshold as switchboard)',
+    "deflate-* workloads: switchboard `dedicated` vs ws `perMessageDeflate`, both negotiating context takeover both ways and window 15 both ways (the client offers `permessage-deflate; client_max_window_bits` like a browser; both answer a bare `permessage-deflate`); `-t0`: both thresholds 0 (compress everything), `-default`: each library's default threshold; the client sends pre-compressed messages (no context, valid under takeover) cycling through distinct JSON payloads",
     'messages are text; echo and broadcast use the demo contract on 127.0.0.1; a fresh server process per run',
     '"per server CPU-second" rows divide work by the server process\'s CPU time: the throughput it would reach with its core to itself; they hold up when other processes share the core, the wall-clock rates do not',
     `load average at start: ${load0.map((x) => x.toFixed(2)).join(' ')} (other work on this machine makes numbers noisy)`,
@@ -444,41 +456,52 @@ async function main(): Promise<void> {
   );
 
   const results: WorkloadResult[] = [];
-  for (const w of selected) {
-    const runs: WorkloadResult['runs'] = { switchboard: [], ws: [] };
-    const errors: string[] = [];
+  for (const batch of batches(selected)) {
+    const state = batch.map(() => ({
+      runs: { switchboard: [], ws: [] } as WorkloadResult['runs'],
+      errors: [] as string[],
+    }));
     for (let r = 0; r < rounds; r++) {
-      for (const name of ['switchboard', 'ws'] as const) {
-        try {
-          const m = await runOnce(w, name);
-          runs[name].push(m);
-          const key = w.metrics[0]!.key;
-          const cpuKey = w.metrics.find((x) => x.key.startsWith('serverCpuUs'))?.key ?? '';
-          process.stdout.write(
-            `  ${w.id} round ${r + 1} ${name.padEnd(11)} ${key}=${(m[key] ?? Number.NaN).toFixed(1)} ${cpuKey}=${(m[cpuKey] ?? Number.NaN).toFixed(2)} loadgenCPU=${(m.loadgenCpuPct ?? Number.NaN).toFixed(0)}%\n`,
-          );
-        } catch (err) {
-          const msg = `${name} round ${r + 1}: ${(err as Error).message}`;
-          errors.push(msg);
-          process.stdout.write(`  ${w.id} ${msg}\n`);
+      for (const [i, w] of batch.entries()) {
+        const { runs, errors } = state[i]!;
+        for (const name of ['switchboard', 'ws'] as const) {
+          try {
+            const m = await runOnce(w, name);
+            runs[name].push(m);
+            const key = w.metrics[0]!.key;
+            const cpuKey = w.metrics.find((x) => x.key.startsWith('serverCpuUs'))?.key ?? '';
+            process.stdout.write(
+              `  ${w.id} round ${r + 1} ${name.padEnd(11)} ${key}=${(m[key] ?? Number.NaN).toFixed(1)} ${cpuKey}=${(m[cpuKey] ?? Number.NaN).toFixed(2)} loadgenCPU=${(m.loadgenCpuPct ?? Number.NaN).toFixed(0)}%\n`,
+            );
+          } catch (err) {
+            const msg = `${name} round ${r + 1}: ${(err as Error).message}`;
+            errors.push(msg);
+            process.stdout.write(`  ${w.id} ${msg}\n`);
+          }
         }
       }
     }
-    results.push({
-      id: w.id,
-      title: w.title,
-      servers: w.servers,
-      params: { ...w.job },
-      runs,
-      errors,
-      rows: rowsFor(w, runs),
-    });
+    for (const [i, w] of batch.entries()) {
+      const { runs, errors } = state[i]!;
+      const shown = (name: ServerName) => [w.servers[name], ...(w.args?.[name] ?? [])].join(' ');
+      results.push({
+        id: w.id,
+        title: w.title,
+        servers: { switchboard: shown('switchboard'), ws: shown('ws') },
+        params: { ...w.job },
+        runs,
+        errors,
+        rows: rowsFor(w, runs),
+      });
+    }
   }
+  const compared = comparisons.map((c) => compare(c, results)).filter((c) => c !== null);
 
-  const crossNode = await crossNodeRun(quick, only);
-  const http2 = await http2Run(quick, only);
-  await soakRun(quick, only);
-  const profiles = values.profile ? await profile(all, join(RESULTS, 'profiles')) : [];
+  const crossNode = await crossNodeRun(quick, wanted);
+  const http2 = await http2Run(quick, wanted);
+  await soakRun(quick, wanted);
+  const profiled = partial ? selected.map((w) => w.id) : DEFAULT_PROFILED;
+  const profiles = values.profile ? await profile(all, profiled, join(RESULTS, 'profiles')) : [];
   const finishedAt = new Date();
   conditions.push(
     `load average at end: ${loadavg()
@@ -500,16 +523,17 @@ async function main(): Promise<void> {
     rounds,
     conditions,
     workloads: results,
+    ...(compared.length > 0 ? { comparisons: compared } : {}),
     profiles,
     ...(crossNode ? { crossNode } : {}),
     ...(http2 ? { http2 } : {}),
   };
   mkdirSync(RESULTS, { recursive: true });
   const report = renderReport(bench);
-  const jsonFile = join(RESULTS, quick || only ? `${date}-partial.json` : `${date}.json`);
+  const jsonFile = join(RESULTS, quick || partial ? `${date}-partial.json` : `${date}.json`);
   writeFileSync(jsonFile, `${JSON.stringify(bench, null, 2)}\n`);
   // A quick or partial run must not replace the last full report.
-  if (!quick && !only) writeFileSync(join(RESULTS, 'latest.md'), report);
+  if (!quick && !partial) writeFileSync(join(RESULTS, 'latest.md'), report);
   process.stdout.write(`\n${report}\nresults: ${jsonFile}\n`);
   if (values.readme) updateReadme(bench);
 }

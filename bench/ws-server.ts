@@ -1,7 +1,10 @@
 // The comparison server: ws@8 offering the demo server's contract, written the way ws users write it.
 //   /echo       every message back to its sender, with the same type
 //   /broadcast  every message to all /broadcast clients, the sender included, in order (the idiomatic loop)
-// Usage: node dist/bench/ws-server.js [--port 0] [--compression off|on]   (on: `perMessageDeflate: true`)
+// Usage: node dist/bench/ws-server.js [--port 0] [--compression off|on] [--compression-threshold BYTES]
+//        [--max-message-size BYTES]
+// on: `perMessageDeflate: true` (ws's defaults, threshold 1024 B), or `{ threshold }` when a threshold is given, so a
+// workload can put both servers at the same threshold; --max-message-size is ws's maxPayload (default 100 MiB).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -12,17 +15,41 @@ const { values } = parseArgs({
     host: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '0' },
     compression: { type: 'string', default: 'off' },
+    'compression-threshold': { type: 'string' },
+    'max-message-size': { type: 'string' },
   },
 });
-const perMessageDeflate = values.compression === 'on';
 
-const echo = new WebSocketServer({ noServer: true, perMessageDeflate });
+function byteCount(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    process.stderr.write(`ws-server: --${flag} must be a whole number of bytes, got "${value}"\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const threshold = byteCount('compression-threshold', values['compression-threshold']);
+const maxPayload = byteCount('max-message-size', values['max-message-size']);
+if (values.compression !== 'on' && values.compression !== 'off') {
+  process.stderr.write(`ws-server: --compression must be on or off, got "${values.compression}"\n`);
+  process.exit(2);
+}
+if (threshold !== undefined && values.compression !== 'on') {
+  process.stderr.write('ws-server: --compression-threshold needs --compression on\n');
+  process.exit(2);
+}
+const perMessageDeflate = values.compression === 'on' && (threshold === undefined ? true : { threshold });
+const options = { noServer: true, perMessageDeflate, ...(maxPayload !== undefined && { maxPayload }) };
+
+const echo = new WebSocketServer(options);
 echo.on('connection', (ws) => {
   ws.on('error', () => ws.terminate());
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 });
 
-const broadcast = new WebSocketServer({ noServer: true, perMessageDeflate });
+const broadcast = new WebSocketServer(options);
 broadcast.on('connection', (ws) => {
   ws.on('error', () => ws.terminate());
   ws.on('message', (data, isBinary) => {

@@ -45,6 +45,15 @@ export interface WorkloadResult {
   rows: Row[];
 }
 
+/** One server's median in one workload ÷ its median in another (e.g. compressed ÷ uncompressed). */
+export interface ComparisonResult {
+  title: string;
+  switchboard: number;
+  ws: number;
+  target?: string;
+  pass?: boolean;
+}
+
 export interface BenchResults {
   version: 1;
   date: string;
@@ -59,6 +68,8 @@ export interface BenchResults {
   rounds: number;
   conditions: string[];
   workloads: WorkloadResult[];
+  /** Within-server ratios between workloads run interleaved. */
+  comparisons?: ComparisonResult[];
   profiles: ProfileSummary[];
   /** Cross-node broadcast through Redis (bench/redis-broadcast.ts), when redis-server was there to run it. */
   crossNode?: CrossNodeResult[];
@@ -179,6 +190,16 @@ export function renderTable(results: BenchResults, options: { compact?: boolean 
   return lines.join('\n');
 }
 
+/** Each server against itself: the ratio of its medians in two workloads. */
+export function renderComparisons(rows: ComparisonResult[]): string {
+  const lines = ['| Comparison (each server against itself) | switchboard | ws | target |', '|---|---:|---:|---|'];
+  for (const c of rows) {
+    const target = c.target ? `${c.target} ${c.pass ? '✅' : '❌'}` : '';
+    lines.push(`| ${c.title} | ${c.switchboard.toFixed(2)}× | ${c.ws.toFixed(2)}× | ${target} |`);
+  }
+  return lines.join('\n');
+}
+
 export function renderConditions(results: BenchResults): string {
   return [
     `- Date: ${results.date} (${results.startedAt} → ${results.finishedAt})`,
@@ -216,6 +237,8 @@ export function renderReport(results: BenchResults): string {
     '/proc/<pid>/stat) over the measured window, divided by the messages (or deliveries, or handshakes) in it.',
     'Latency is per message round trip (echo) or until every subscriber has the message (broadcast).',
   ];
+  if (results.comparisons?.length)
+    parts.push('', '## Within-server comparisons', '', renderComparisons(results.comparisons));
   if (results.crossNode?.length)
     parts.push('', '## Cross-node broadcast (Redis)', '', CROSS_NODE_NOTE, '', renderCrossNode(results.crossNode));
   if (results.http2)

@@ -10,6 +10,9 @@ export const OP_CLOSE = 0x8;
 export const OP_PING = 0x9;
 const OP_PONG = 0xa;
 
+/** What browsers offer (RFC 7692 §7.1.2.2: client_max_window_bits without a value says "I can take a smaller window"). */
+export const DEFLATE_OFFER = 'permessage-deflate; client_max_window_bits';
+
 /** One fixed, non-zero masking key: the servers unmask every byte whatever the key is. */
 const MASK = Buffer.from([0x37, 0xfa, 0x21, 0x3d]);
 const PONG = Buffer.from([0x80 | OP_PONG, 0x80, ...MASK]);
@@ -208,6 +211,8 @@ export class RawConn {
   readonly opened: Promise<string>;
   /** True once the server sent a close frame or the socket closed. */
   closedByPeer = false;
+  /** Bytes read after the 101 (frames from the server): the wire cost of what it sent. */
+  bytesRead = 0;
   #head: Buffer | null = Buffer.alloc(0);
   readonly #reader: FrameReader;
   readonly #onFrame: FrameCallback;
@@ -245,6 +250,7 @@ export class RawConn {
 
   #onRead(n: number, buf: Buffer): void {
     if (this.#head === null) {
+      this.bytesRead += n;
       this.#reader.push(buf, 0, n);
       this.#onReadEnd?.();
       return;
@@ -263,6 +269,7 @@ export class RawConn {
       return;
     }
     this.#resolve(headers);
+    this.bytesRead += head.length - end - 4;
     if (end + 4 < head.length) this.#reader.push(head, end + 4, head.length);
   }
 

@@ -8,6 +8,7 @@ import {
   DEFAULT_HIGH_WATER_MARK,
   DEFAULT_MAX_BUFFERED_BYTES,
 } from '../protocol/constants.js';
+import { type CompressionOption, DEFAULT_COMPRESSION_THRESHOLD } from '../extensions/deflate-negotiation.js';
 import {
   byteSize,
   type CommandSpec,
@@ -55,6 +56,12 @@ export const SERVE = {
       placeholder: 'MODE',
       help: 'permessage-deflate when a client offers it: dedicated, shared or off',
       default: 'dedicated',
+    },
+    'compression-threshold': {
+      kind: 'value',
+      placeholder: 'BYTES',
+      help: 'send messages shorter than this uncompressed; 0 compresses every message',
+      default: formatBytes(DEFAULT_COMPRESSION_THRESHOLD),
     },
     origin: {
       kind: 'value',
@@ -140,7 +147,7 @@ export async function runServe(argv: readonly string[]): Promise<number> {
       min: 1,
       max: MAX_MESSAGE_SIZE_LIMIT,
     }),
-    compression: compression(f.compression),
+    compression: compressionFlags(f.compression, f['compression-threshold']),
     origins: f.origin.map((o) => origin('origin', o, true)),
     shutdownTimeout: wholeNumber('shutdown-timeout', f['shutdown-timeout'], DEFAULT_CLOSE_TIMEOUT, MS),
     heartbeat: heartbeatFlags(f),
@@ -189,6 +196,20 @@ export async function runServe(argv: readonly string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+}
+
+/** `--compression MODE` and `--compression-threshold BYTES`: a threshold means nothing with compression off. */
+function compressionFlags(mode: string | undefined, threshold: string | undefined): CompressionOption {
+  const choice = compression(mode);
+  if (threshold === undefined) return choice;
+  if (choice === false) throw new UsageError('--compression-threshold needs --compression dedicated or shared');
+  return {
+    mode: choice,
+    threshold: byteSize('compression-threshold', threshold, DEFAULT_COMPRESSION_THRESHOLD, {
+      min: 0,
+      max: MAX_MESSAGE_SIZE_LIMIT,
+    }),
+  };
 }
 
 function heartbeatFlags(f: {

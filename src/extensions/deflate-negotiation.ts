@@ -61,8 +61,16 @@ export const MIN_WINDOW_BITS = 8;
 /** zlib's own default (Z_DEFAULT_COMPRESSION maps to 6). */
 export const DEFAULT_COMPRESSION_LEVEL = 6;
 export const DEFAULT_MEM_LEVEL = 8;
-/** Below ~32 bytes deflate's block overhead usually makes the payload larger, and it costs ~10 µs for nothing. */
-export const DEFAULT_COMPRESSION_THRESHOLD = 32;
+/**
+ * Messages shorter than this go out uncompressed. Chosen by measurement (bench/threshold-micro.ts and the
+ * deflate-out-* workloads, see bench/README.md): our compress() has a fixed cost of ~20 µs with context takeover
+ * (zlib set-up and priming the 8 KiB window as a dictionary) and ~6 µs without, against ~6 µs for a whole small echo
+ * sent raw, while the bytes saved grow with the size: 25 B at 32 B, 200 B at 256 B, 860 B at 1 KiB. Below 1 KiB a
+ * frame fits in one TCP segment either way, so the saving buys no latency and compressing multiplies the server's
+ * CPU per message by 3–5; without context takeover messages under ~64 B even grow. 1 KiB is also ws's default, so
+ * a peer sees the same behaviour from both (ws applies it only without context takeover; we apply it always).
+ */
+export const DEFAULT_COMPRESSION_THRESHOLD = 1024;
 
 const CONFIG_KEYS = new Set(['mode', 'serverMaxWindowBits', 'clientMaxWindowBits', 'level', 'memLevel', 'threshold']);
 

@@ -1,5 +1,5 @@
 // `switchboard serve` flags as a child process really applies them: the message cap (1 MiB by default, 16 MiB on
-// request: the conformance contract), the heartbeat, the slow-consumer cap and policy, listen errors, and Redis
+// request: the conformance contract), the compression threshold, the heartbeat, the slow-consumer cap and policy, listen errors, and Redis
 // (fail fast at startup when it is not there; warn while running when it goes away).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { connect } from '../../src/client.js';
 import type { Connection } from '../../src/connection/connection.js';
+import { DeflatePeer } from '../helpers/deflate-peer.js';
 import { startRedisServer, skipWithoutRedis } from '../helpers/redis-server.js';
 import { RawPeer, within } from '../helpers/raw-peer.js';
 import { StalledPeer } from '../helpers/stalled-peer.js';
@@ -57,6 +58,37 @@ describe('switchboard serve: message size', () => {
       }
     });
   }
+});
+
+describe('switchboard serve: compression threshold', () => {
+  // RSV1 on the echo says whether the server compressed it (RFC 7692 §6); the payloads compress well, so only the
+  // threshold decides.
+  const echoCompressed = async (peer: DeflatePeer, size: number): Promise<boolean> => {
+    const text = 'ab'.repeat(size).slice(0, size);
+    await peer.send(text, { compress: false });
+    const msg = await peer.nextMessage(5_000);
+    assert.equal(msg.data.toString(), text);
+    return msg.compressed;
+  };
+
+  it('--compression-threshold 100: 99 bytes go back uncompressed, 100 compressed, on /echo and /broadcast', async (t) => {
+    const served = await startServe(t, ['--compression-threshold', '100']);
+    for (const path of ['/echo', '/broadcast']) {
+      const peer = await DeflatePeer.open(served.port, { path });
+      t.after(() => peer.close());
+      assert.ok(peer.agreement, 'permessage-deflate negotiated');
+      assert.equal(await echoCompressed(peer, 99), false, `${path}: 99 B`);
+      assert.equal(await echoCompressed(peer, 100), true, `${path}: 100 B`);
+    }
+  });
+
+  it('--compression-threshold 0 --compression shared: even an empty message goes back compressed', async (t) => {
+    const served = await startServe(t, ['--compression', 'shared', '--compression-threshold', '0']);
+    const peer = await DeflatePeer.open(served.port, { path: '/echo' });
+    t.after(() => peer.close());
+    assert.equal(await echoCompressed(peer, 0), true);
+    assert.equal(await echoCompressed(peer, 1), true);
+  });
 });
 
 describe('switchboard serve: heartbeat', () => {

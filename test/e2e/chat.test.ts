@@ -99,8 +99,9 @@ describe('chat page in chromium', { skip: skipWithoutChromium }, () => {
         assert.match((await page.textContent('#status')) ?? '', /compressed/);
       }
       const before = demo.stats().chat!.bytesOut;
-      // Long enough to be compressed (threshold 32 bytes), repetitive enough to shrink, with non-ASCII to check UTF-8.
-      const text = `${'la la laa — ünïcödé ✓ '.repeat(20)}end`;
+      // Over the default threshold (1 KiB) as a chat message while within the chat's 500 characters (3-byte ✓),
+      // repetitive enough to shrink, with non-ASCII to check UTF-8.
+      const text = `${'✓✓✓✓✓✓✓✓ ünïcödé — '.repeat(25)}end`;
       await a.fill('#text', text);
       await a.press('#text', 'Enter');
       for (const page of [a, b]) {

@@ -884,9 +884,9 @@ describe('client handshake (RFC 6455 §4.1)', () => {
     const peer = await srv.nextPeer();
     assert.match(peer.request.headers['sec-websocket-extensions'] ?? '', /^permessage-deflate/);
     assert.match(conn.extensions, /permessage-deflate/);
-    conn.send('a'.repeat(1000));
+    conn.send('a'.repeat(2000));
     const f = await peer.readFrame();
-    assert.equal(f.rsv1, true, 'a 1000-byte message is sent compressed');
+    assert.equal(f.rsv1, true, 'a 2000-byte message (above the default threshold) is sent compressed');
     assert.ok(f.payload.length < 100);
   });
 

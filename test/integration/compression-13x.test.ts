@@ -1,6 +1,7 @@
 // permessage-deflate negotiation over real sockets, Autobahn 13.x family (RFC 7692 §5, §7.1): every offer list the
 // suite uses, the response checked against the offer, then 60 messages each way through zlib streams set up exactly
 // per the agreement (the inflater's window is the agreed server_max_window_bits, so a wider server window fails).
+import { DEFAULT_COMPRESSION_THRESHOLD } from '../../src/extensions/deflate-negotiation.js';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type CompressionOption, WebSocketServer } from '../../src/index.js';
@@ -103,7 +104,11 @@ async function traffic(peer: DeflatePeer, seed: number): Promise<void> {
     const { data, type } = msg;
     await peer.send(data, { type });
     const echo = await peer.expectEcho(data, type);
-    assert.equal(echo.compressed, data.length >= 32, `message ${i} (${data.length} B): RSV1 ${echo.compressed}`);
+    assert.equal(
+      echo.compressed,
+      data.length >= DEFAULT_COMPRESSION_THRESHOLD,
+      `message ${i} (${data.length} B): RSV1 ${echo.compressed}`,
+    );
   }
 }
 
@@ -222,7 +227,7 @@ describe('/broadcast: one publish, each peer inflating with the window it negoti
       for (const peer of peers) {
         for (const [i, data] of messages.entries()) {
           const msg = await peer.expectEcho(data, i % 2 ? 'text' : 'binary');
-          assert.equal(msg.compressed, data.length >= 32);
+          assert.equal(msg.compressed, data.length >= DEFAULT_COMPRESSION_THRESHOLD);
         }
       }
     });

@@ -218,7 +218,8 @@ describe('connect() against a raw server compressing with real zlib streams', ()
     ['permessage-deflate; client_no_context_takeover', 15, true],
   ] as const) {
     test(`${extensions}: 60 messages each way through long-lived streams`, async (t) => {
-      const { peer, conn } = await rawPair(t, extensions);
+      // Threshold 0: every message goes through the client's compressor, the small ones (64 B up) too.
+      const { peer, conn } = await rawPair(t, extensions, { mode: 'dedicated', threshold: 0 });
       const serverBits = /server_max_window_bits=(\d+)/.exec(extensions)?.[1];
       const deflate = createDeflateRaw({ windowBits: serverBits ? Number(serverBits) : 15 });
       let inflate = createInflateRaw({ windowBits: clientBits, chunkSize: 64 });

@@ -57,7 +57,8 @@ describe('the demo over HTTPS: HTTP/2 and HTTP/1.1 on one port', () => {
     const zipped = await openH2Peer(t, session, '/echo', { 'sec-websocket-extensions': NO_TAKEOVER });
     assert.match(String(zipped.headers['sec-websocket-extensions']), /permessage-deflate/);
     for (const [opcode, data] of [
-      [Op.Text, Buffer.from('{"hello":"over h2"} '.repeat(20))],
+      // Both above the default threshold (1 KiB), so the echo comes back compressed.
+      [Op.Text, Buffer.from('{"hello":"over h2"} '.repeat(60))],
       [Op.Binary, Buffer.alloc(2048, 9)],
     ] as const) {
       const out = deflateRawSync(data, { finishFlush: zlib.Z_SYNC_FLUSH });

@@ -93,7 +93,8 @@ describe('extended CONNECT on an h2 server (RFC 8441 §4–5)', () => {
       'sec-websocket-extensions': 'permessage-deflate; client_no_context_takeover; server_no_context_takeover',
     });
     assert.match(String(peer.headers['sec-websocket-extensions']), /^permessage-deflate/);
-    const text = Buffer.from('ünïcödé over HTTP/2 '.repeat(30));
+    // Above the default threshold (1 KiB), so the echo is compressed.
+    const text = Buffer.from('ünïcödé over HTTP/2 '.repeat(60));
     const bin = Buffer.alloc(4096, 7);
     for (const [opcode, data] of [
       [Op.Text, text],

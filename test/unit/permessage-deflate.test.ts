@@ -91,7 +91,7 @@ describe('resolveCompression', () => {
       clientMaxWindowBits: 15,
       level: 6,
       memLevel: 8,
-      threshold: 32,
+      threshold: 1024,
     });
     assert.equal(resolveCompression({})?.mode, 'dedicated');
     assert.deepEqual(
