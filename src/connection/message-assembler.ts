@@ -7,6 +7,7 @@ import { CloseCode, Opcode } from '../protocol/constants.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { Inflation, type InflationHost } from './inflation.js';
 import { PayloadBuffer } from './payload-buffer.js';
+import { JOIN_SLICE, joinInSlices } from './sliced-join.js';
 import { type IncomingStream, MessageReader, type PausableSource } from './streams.js';
 import type { Message, MessageType } from './types.js';
 
@@ -50,6 +51,8 @@ export class MessageAssembler {
   #validating = false;
   #stream: MessageReader | null = null;
   #readers: PendingReader[] | null = null;
+  /** A complete message's pieces are being joined (sliced-join.ts): the parser stays halted until it is delivered. */
+  #joining = false;
 
   constructor(host: AssemblerHost, source: PausableSource, deflate: PerMessageDeflate | null, maxMessageSize: number) {
     this.#host = host;
@@ -154,23 +157,51 @@ export class MessageAssembler {
 
   #complete(): void {
     const stream = this.#stream;
-    const data = stream ? null : this.#payload.take();
-    if (this.#type === 'text') {
-      const ok = this.#validating ? this.#validator!.end() : isValidUtf8(data!);
-      if (!ok) {
+    if (stream) {
+      if (this.#type === 'text' && !this.#validator!.end()) {
         this.#host.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
         return;
       }
-    }
-    if (stream) {
       this.flushStream();
       this.#stream = null;
       stream.finish();
       this.#host.onStreamed();
       return;
     }
+    if (this.#payload.size <= JOIN_SLICE) {
+      this.#deliver(this.#payload.take());
+      return;
+    }
+    const parts = this.#payload.takeParts();
+    if (parts.length === 1) {
+      this.#deliver(parts[0]!);
+      return;
+    }
+    // A large message in many pieces is joined over several turns; the parser waits, so the next message cannot
+    // overtake it.
+    this.#joining = true;
+    this.#host.haltInput();
+    const size = parts.reduce((n, part) => n + part.length, 0);
+    joinInSlices(
+      parts,
+      size,
+      () => this.#host.reading(),
+      (data) => {
+        this.#joining = false;
+        this.#deliver(data);
+        if (this.#host.reading()) this.#host.resumeInput();
+      },
+    );
+  }
+
+  /** Hands a whole message to the connection, once its text (if not checked as it arrived) is valid UTF-8. */
+  #deliver(data: Buffer): void {
+    if (this.#type === 'text' && !(this.#validating ? this.#validator!.end() : isValidUtf8(data))) {
+      this.#host.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
+      return;
+    }
     this.#host.onMessage(
-      this.#type === 'text' ? { type: 'text', data: data!.toString('utf8') } : { type: 'binary', data: data! },
+      this.#type === 'text' ? { type: 'text', data: data.toString('utf8') } : { type: 'binary', data },
     );
   }
 
@@ -178,7 +209,10 @@ export class MessageAssembler {
     const host = this.#host;
     return {
       halt: () => host.haltInput(),
-      resumeInput: () => host.resumeInput(),
+      // A message still being joined resumes the parser itself once it is delivered.
+      resumeInput: () => {
+        if (!this.#joining) host.resumeInput();
+      },
       fail: (code, message, errorCode) => host.fail(code, message, errorCode),
       reading: () => host.reading(),
       output: (chunk) => {

@@ -8,7 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { INFLATE_SLICE } from '../../src/connection/inflation.js';
 import { type Connection, type ServerOptions, WebSocketServer } from '../../src/index.js';
 import { DeflatePeer, prng, textOfSize, zeroBomb } from '../helpers/deflate-peer.js';
-import { within } from '../helpers/raw-peer.js';
+import { encodeFrame, Op, within } from '../helpers/raw-peer.js';
 
 const WAIT = 10_000;
 const MiB = 1024 * 1024;
@@ -45,6 +45,28 @@ describe('large compressed messages are inflated in slices', () => {
     assert.ok(msg.data.startsWith('the start') && msg.data.endsWith('the end'));
     // 32 MiB in slices of INFLATE_SLICE: other callbacks ran in between.
     assert.ok(turns >= 8, `only ${turns} turns ran while ${big.length / INFLATE_SLICE} slices were inflated`);
+  });
+
+  it('a large compressed message, then a small one: inflated, joined in slices, delivered in order', async (t) => {
+    const { conn, peer } = await pair(t);
+    const big = Buffer.from(textOfSize(12 * MiB, prng(9)));
+    const got: string[] = [];
+    const both = new Promise<void>((resolve) => {
+      conn.on('message', (msg) => {
+        got.push(msg.type === 'binary' && msg.data.equals(big) ? 'big, whole' : String(msg.data).slice(0, 20));
+        if (got.length === 2) resolve();
+      });
+    });
+    // Both in one write: the small one is parsed only once the large one, inflated and joined, is delivered.
+    const compressed = await peer.compress(big);
+    await peer.raw.sendRaw(
+      Buffer.concat([
+        encodeFrame({ opcode: Op.Binary, payload: compressed, rsv: 4 }),
+        encodeFrame({ opcode: Op.Text, payload: 'after' }),
+      ]),
+    );
+    await within(both, WAIT, 'both messages');
+    assert.deepEqual(got, ['big, whole', 'after']);
   });
 
   it('a bomb still stops at the limit, sliced or not: 1009', async (t) => {

@@ -394,6 +394,36 @@ describe('one read burst of tiny frames does not monopolise the event loop', () 
     await peer.sendClose(1000);
     await peer.expectClose(1000);
   });
+
+  it('an 8 MiB message of 4 KiB fragments, a small one and a close in one write: joined in slices, all in order', async (t) => {
+    const { wss, port } = await serve(t);
+    const accepted = nextConnection(wss);
+    const peer = await openPeer(t, port, { path: '/' });
+    const conn = await accepted;
+    const big = Buffer.alloc(8 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big.writeUInt32BE(i, i);
+    const frames: Buffer[] = [];
+    for (let i = 0; i < big.length; i += 4096) {
+      frames.push(
+        encodeFrame({
+          opcode: i === 0 ? Op.Binary : Op.Continuation,
+          payload: big.subarray(i, i + 4096),
+          fin: i + 4096 >= big.length,
+        }),
+      );
+    }
+    frames.push(encodeFrame({ opcode: Op.Text, payload: 'after' }));
+    frames.push(encodeFrame({ opcode: Op.Close, payload: Buffer.from([0x03, 0xe8]) }));
+    const got: string[] = [];
+    conn.on('message', (msg) => {
+      got.push(
+        msg.type === 'text' ? msg.data : msg.data.equals(big) ? 'the 8 MiB message, whole' : 'a damaged message',
+      );
+    });
+    await peer.sendRaw(Buffer.concat(frames));
+    await peer.expectClose(1000);
+    assert.deepEqual(got, ['the 8 MiB message, whole', 'after']);
+  });
 });
 
 function waitForState(conn: Connection, state: number): Promise<void> {
