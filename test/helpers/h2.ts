@@ -91,13 +91,17 @@ async function listen<S extends Http2SecureServer | Http2Server>(
   server.on('session', (s: ServerHttp2Session) => {
     sessions.push(s);
   });
-  // Node 26 ends a destroyed session's socket gracefully (it stays half-open until the client's FIN), and the
-  // client sessions are closed by hooks that run after this one: the sockets themselves must go.
+  // Node 26 ends a destroyed h2c session's socket gracefully (it stays half-open until the client's FIN), and the
+  // client sessions are closed by hooks that run after this one: those sockets themselves must go. Not the TLS ones:
+  // destroying a TLS socket right after its session (with a flow-controlled stream pending) spins Node 20 in native
+  // code, and Node 26 closes TLS sessions' sockets by itself.
   const sockets = new Set<Socket>();
-  server.on(scheme === 'https' ? 'secureConnection' : 'connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
+  if (scheme === 'http') {
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+  }
   setup(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
