@@ -41,7 +41,9 @@ export class MessageAssembler {
   readonly #host: AssemblerHost;
   readonly #source: PausableSource;
   readonly #maxMessageSize: number;
-  readonly #inflation: Inflation | null;
+  readonly #deflate: PerMessageDeflate | null;
+  /** Made on the first compressed message (the parser lets RSV1 through only when deflate was negotiated). */
+  #inflation: Inflation | null = null;
   #type: MessageType = 'binary';
   #compressed = false;
   /** The message's bytes so far (inflated, when compressed); for a streamed one, bytes not yet handed to the reader. */
@@ -65,7 +67,7 @@ export class MessageAssembler {
       },
     };
     this.#maxMessageSize = maxMessageSize;
-    this.#inflation = deflate ? new Inflation(deflate, this.#inflationHost()) : null;
+    this.#deflate = deflate;
   }
 
   onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
@@ -86,7 +88,10 @@ export class MessageAssembler {
       next.claim(reader);
     }
     // RFC 7692 §7.2.2: the limit applies to the inflated bytes, the message's size as the application sees it.
-    if (rsv1) this.#inflation!.begin(next?.maxSize ?? this.#maxMessageSize);
+    if (rsv1) {
+      this.#inflation ??= new Inflation(this.#deflate!, this.#inflationHost());
+      this.#inflation.begin(next?.maxSize ?? this.#maxMessageSize);
+    }
   }
 
   onData(chunk: Buffer): void {

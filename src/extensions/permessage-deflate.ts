@@ -59,8 +59,13 @@ export class PerMessageDeflate {
   /** Set when `shareable`: peers with the same key accept the same stateless payload (window bits, level, memLevel). */
   readonly shareKey: string | null;
   readonly #cfg: ResolvedCompression;
-  readonly #sender: DeflateSender;
-  readonly #inflater: Inflater;
+  // Made on first use: most connections that negotiate compression sit idle, and each half costs heap (~1 KiB
+  // together) before it has done anything.
+  #sender: DeflateSender | null = null;
+  #inflater: Inflater | null = null;
+  readonly #sendContext: boolean;
+  readonly #recvWindowBits: number;
+  readonly #recvContext: boolean;
 
   constructor(params: DeflateParams, role: DeflateRole, cfg: ResolvedCompression) {
     if (role !== 'server' && role !== 'client') throw new TypeError(`role must be 'server' or 'client', got ${role}`);
@@ -75,10 +80,21 @@ export class PerMessageDeflate {
     const recvBits = isServer ? params.clientMaxWindowBits : params.serverMaxWindowBits;
     this.shareable = sendNoContext;
     this.shareKey = sendNoContext ? `${sendWindowBits(this.sendWindowBits)}/${cfg.level}/${cfg.memLevel}` : null;
-    this.#sender = new DeflateSender(this.sendWindowBits, !sendNoContext, cfg);
+    this.#sendContext = !sendNoContext;
     // The peer's references reach at most 2^recvBits back (an 8-bit zlib peer really uses 9 bits, but never a
     // distance above 2^9 − 262, which fits in 8).
-    this.#inflater = new Inflater({ windowBits: Math.max(MIN_WINDOW_BITS, recvBits), contextTakeover: !recvNoContext });
+    this.#recvWindowBits = Math.max(MIN_WINDOW_BITS, recvBits);
+    this.#recvContext = !recvNoContext;
+  }
+
+  get #send(): DeflateSender {
+    this.#sender ??= new DeflateSender(this.sendWindowBits, this.#sendContext, this.#cfg);
+    return this.#sender;
+  }
+
+  get #inflate(): Inflater {
+    this.#inflater ??= new Inflater({ windowBits: this.#recvWindowBits, contextTakeover: this.#recvContext });
+    return this.#inflater;
   }
 
   /** Whether a message of `length` bytes should be compressed; `explicit` is the sender's per-message choice. */
@@ -98,7 +114,7 @@ export class PerMessageDeflate {
 
   /** Bytes currently held in the two windows (bounded by `retainedWindowBytes(params, role)`). */
   get retainedBytes(): number {
-    return this.#sender.retainedBytes + this.#inflater.retainedBytes;
+    return (this.#sender?.retainedBytes ?? 0) + (this.#inflater?.retainedBytes ?? 0);
   }
 
   /**
@@ -108,38 +124,38 @@ export class PerMessageDeflate {
    * be referred back to (§7.2.3).
    */
   compress(data: Buffer, commit = true): Buffer | Promise<Buffer> {
-    const payload = this.#sender.compress(data);
+    const payload = this.#send.compress(data);
     if (commit) this.commitSent(data);
     return payload;
   }
 
   /** Adds a message compressed with `compress(data, false)` to the sending window. */
   commitSent(data: Buffer): void {
-    this.#sender.commit(data);
+    this.#send.commit(data);
   }
 
   /** The next piece of a streamed message (see DeflateSender.streamChunk). */
   compressPiece(piece: Buffer, last: boolean): Buffer | Promise<Buffer> {
-    return this.#sender.streamChunk(piece, last);
+    return this.#send.streamChunk(piece, last);
   }
 
   abortStream(): void {
-    this.#sender.abortStream();
+    this.#sender?.abortStream();
   }
 
   /** §7.2.2: a received RSV1 message begins; its inflated size may not exceed `maxSize`. */
   beginInflate(maxSize: number): void {
-    this.#inflater.begin(maxSize);
+    this.#inflate.begin(maxSize);
   }
 
   /** Compressed bytes of the message, in order (kept by reference until inflated). */
   pushCompressed(chunk: Buffer): void {
-    this.#inflater.push(chunk);
+    this.#inflate.push(chunk);
   }
 
   /** The message's last compressed bytes were pushed (the 00 00 ff ff tail is implied, §7.2.2). */
   endCompressed(): void {
-    this.#inflater.end();
+    this.#inflate.end();
   }
 
   /**
@@ -149,7 +165,7 @@ export class PerMessageDeflate {
    */
   inflate(budget: number, onChunk: (chunk: Buffer) => void): InflateStatus {
     try {
-      return this.#inflater.run(budget, onChunk);
+      return this.#inflate.run(budget, onChunk);
     } catch (err) {
       if (err instanceof InflateLimitError) throw tooBig(err.limit);
       if (err instanceof InflateError)
