@@ -6,6 +6,7 @@ import { createSecureServer, type Http2SecureServer } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import {
   type CompressionOption,
+  type Connection,
   Hub,
   type HeartbeatOptions,
   type HistoryStore,
@@ -76,7 +77,7 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   const metrics = await createMetrics(
     {
       endpoints: () => endpoints(),
-      transports: () => transports,
+      transports: () => transports(),
       hubs: () => ({ broadcast: hub.stats, chat: chat.hub.stats, dashboard: dashboard.hub.stats }),
     },
     options.promClient ?? loadPromClient,
@@ -109,18 +110,30 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   });
   const dashboard = createDashboard(common, {
     endpoints,
-    transports: () => transports,
+    transports: () => transports(),
     ...(options.dashboardInterval !== undefined && { interval: options.dashboardInterval }),
   });
-  // Counted per carrier, for /metrics and the dashboard: a WebSocket over HTTP/2 arrives with an HTTP/2 request.
-  const transports = { h2: 0, 'http/1.1': 0 };
-  for (const server of [echo, broadcast, chat.server, dashboard.server]) {
+  // Counted per carrier when /metrics or the dashboard asks: a WebSocket over HTTP/2 (it arrives with an HTTP/2
+  // request) is remembered in a WeakSet, the other open ones are HTTP/1.1. No listener or closure per connection:
+  // that cost every idle connection ~0.5 KiB.
+  const endpointServers = [echo, broadcast, chat.server, dashboard.server];
+  const overH2 = new WeakSet<Connection>();
+  for (const server of endpointServers) {
     server.on('connection', (conn, req) => {
-      const carrier = req.httpVersionMajor === 2 ? 'h2' : 'http/1.1';
-      transports[carrier]++;
-      conn.once('close', () => transports[carrier]--);
+      if (req.httpVersionMajor === 2) overH2.add(conn);
     });
   }
+  const transports = (): Record<'h2' | 'http/1.1', number> => {
+    let open = 0;
+    let h2 = 0;
+    for (const server of endpointServers) {
+      for (const conn of server.clients) {
+        open++;
+        if (overH2.has(conn)) h2++;
+      }
+    }
+    return { h2, 'http/1.1': open - h2 };
+  };
   const serveFile = staticFiles(options.publicDir ?? defaultPublicDir(), {
     '/': '/chat.html',
     '/dashboard': '/dashboard.html',
@@ -197,13 +210,12 @@ export async function startDemoServer(options: DemoOptions): Promise<DemoServer>
   }
   const port = (http.address() as AddressInfo).port;
   const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
-  const servers = [echo, broadcast, chat.server, dashboard.server];
   return {
     url: `${options.tls ? 'https' : 'http'}://${hostForUrl}:${port}`,
     port,
     http,
-    connections: () => servers.reduce((n, s) => n + s.clients.size, 0),
-    transports: () => ({ ...transports }),
+    connections: () => endpointServers.reduce((n, s) => n + s.clients.size, 0),
+    transports,
     stats: endpoints,
     close: async () => {
       const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
