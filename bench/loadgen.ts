@@ -2,7 +2,7 @@
 // takes one job over IPC, drives raw sockets (see lib/wire.ts), samples the server's CPU and memory from /proc at the
 // edges of the measured window, and answers with flat metrics.
 import { type PacedJob, runPaced, runStall, type StallJob } from './lib/deflate-jobs.js';
-import { cpuMs, selfCpuMs, sleep } from './lib/job-util.js';
+import { cpuMs, measureWindow, selfCpuMs, sleep } from './lib/job-util.js';
 import { payloadSet } from './lib/payload.js';
 import { cpuDelta, Histogram, readProcCpu, readProcRss } from './lib/stats.js';
 import {
@@ -148,21 +148,13 @@ async function runEcho(job: EchoJob): Promise<Metrics> {
     await sleep(job.warmupMs);
     hist.reset();
     const wireBytes = (): number => conns.reduce((sum, c) => sum + c.bytesRead, 0);
-    const cpu0 = readProcCpu(job.serverPid, job.ticks);
-    const self0 = selfCpuMs();
     const wire0 = wireBytes();
-    const t0 = performance.now();
-    measuring = true;
-    await sleep(job.durationMs);
-    measuring = false;
-    const t1 = performance.now();
-    const cpu1 = readProcCpu(job.serverPid, job.ticks);
-    const self1 = selfCpuMs();
+    const { elapsed, server, selfMs } = await measureWindow(job.serverPid, job.ticks, job.durationMs, (on) => {
+      measuring = on;
+    });
     const wire1 = wireBytes();
     const rss1 = readProcRss(job.serverPid);
     sending = false;
-    const elapsed = t1 - t0;
-    const server = cpuDelta(cpu0, cpu1);
     const lat = hist.summary();
     const closed = conns.filter((c) => c.closedByPeer).length;
     return {
@@ -176,7 +168,7 @@ async function runEcho(job: EchoJob): Promise<Metrics> {
       msgsPerCpuSec: (received / cpuMs(server)) * 1000,
       serverCpuPct: (cpuMs(server) / elapsed) * 100,
       serverSysPct: (server.sysMs / elapsed) * 100,
-      loadgenCpuPct: ((self1 - self0) / elapsed) * 100,
+      loadgenCpuPct: (selfMs / elapsed) * 100,
       connectMs,
       wrongType,
       compressedReplies,

@@ -2,7 +2,7 @@
 // connections, compressed or not (what browsers send to a chat server), and an event-loop-stall probe (a side client's
 // round trips while another peer sends messages that inflate to tens of MiB).
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
-import { cpuMs, selfCpuMs, sleep } from './job-util.js';
+import { cpuMs, measureWindow, sleep } from './job-util.js';
 import { cpuDelta, Histogram, readProcCpu } from './stats.js';
 import {
   clientFrame,
@@ -106,17 +106,9 @@ export async function runPaced(job: PacedJob): Promise<Metrics> {
   try {
     await sleep(job.warmupMs);
     hist.reset();
-    const cpu0 = readProcCpu(job.serverPid, job.ticks);
-    const self0 = selfCpuMs();
-    const t0 = performance.now();
-    measuring = true;
-    await sleep(job.durationMs);
-    measuring = false;
-    const t1 = performance.now();
-    const cpu1 = readProcCpu(job.serverPid, job.ticks);
-    const self1 = selfCpuMs();
-    const elapsed = t1 - t0;
-    const server = cpuDelta(cpu0, cpu1);
+    const { elapsed, server, selfMs } = await measureWindow(job.serverPid, job.ticks, job.durationMs, (on) => {
+      measuring = on;
+    });
     const lat = hist.summary();
     return {
       messages: received,
@@ -127,7 +119,7 @@ export async function runPaced(job: PacedJob): Promise<Metrics> {
       p99Us: lat.p99,
       maxUs: lat.max,
       serverCpuPct: (cpuMs(server) / elapsed) * 100,
-      loadgenCpuPct: ((self1 - self0) / elapsed) * 100,
+      loadgenCpuPct: (selfMs / elapsed) * 100,
       wireBytesIn: frame.length,
       compressedReplies,
       closedConnections: conns.filter((c) => c.closedByPeer).length,
