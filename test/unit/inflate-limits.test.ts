@@ -118,7 +118,9 @@ describe('inflate: output chunks and memory', () => {
       const { chunks } = drive(inf, [deflateMessage(data)]);
       assert.equal(chunks.length, 1);
       assert.equal(chunks[0]!.length, size);
-      assert.ok(chunks[0]!.buffer.byteLength <= Math.max(size, 8192), 'no oversized backing store');
+      // A small chunk may be a slice of node's shared allocation pool (Buffer.poolSize: 8 KiB on Node 20, 64 KiB
+      // plus alignment on Node 26), never of the inflater's work buffer or of a block sized for a larger message.
+      assert.ok(chunks[0]!.buffer.byteLength <= Math.max(size, 2 * Buffer.poolSize), 'no oversized backing store');
     }
   });
 
