@@ -177,6 +177,7 @@ export class MessageAssembler {
       this.#deliver(this.#payload.take());
       return;
     }
+    const size = this.#payload.size;
     const parts = this.#payload.takeParts();
     if (parts.length === 1) {
       this.#deliver(parts[0]!);
@@ -186,7 +187,6 @@ export class MessageAssembler {
     // overtake it.
     this.#joining = true;
     this.#host.haltInput();
-    const size = parts.reduce((n, part) => n + part.length, 0);
     joinInSlices(
       parts,
       size,

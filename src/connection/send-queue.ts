@@ -145,9 +145,8 @@ export class SendQueue implements TickCorked, FragmentSink {
    * socketDrained(); null: the connection is not open.
    */
   writeFragment(opcode: number, payload: Buffer, fin: boolean): boolean | null | Promise<boolean | null> {
-    // A writer opened while the connection was open may finish until our close frame is written (§5.5.1), even
-    // after the peer's close arrived.
-    if (this.#closeWritten || !this.#socket.writable) return null;
+    // A writer opened while the connection was open may finish after the peer's close arrived.
+    if (!this.#dataWritable()) return null;
     if (this.#holder !== this.#writer) {
       return new Promise<void>((resolve) => {
         this.#writerGo = resolve;
@@ -168,7 +167,7 @@ export class SendQueue implements TickCorked, FragmentSink {
     return out.then(
       (bytes) => {
         this.#compressingBytes -= payload.length;
-        if (this.#closeWritten || !this.#socket.writable) return null;
+        if (!this.#dataWritable()) return null;
         this.#writeFrame(opcode, bytes, fin, first);
         return this.#socketBelowHighWaterMark();
       },
@@ -414,6 +413,11 @@ export class SendQueue implements TickCorked, FragmentSink {
   endAfterClose(): void {
     if (this.#closeWritten || this.#closed) this.#socket.end();
     else this.#endOnClose = true;
+  }
+
+  /** Data frames may still go out: until our close frame is written (§5.5.1), even after the peer's close. */
+  #dataWritable(): boolean {
+    return !this.#closeWritten && this.#socket.writable;
   }
 
   #socketBelowHighWaterMark(): boolean {

@@ -92,11 +92,6 @@ export class PerMessageDeflate {
     return this.#sender;
   }
 
-  get #inflate(): Inflater {
-    this.#inflater ??= new Inflater({ windowBits: this.#recvWindowBits, contextTakeover: this.#recvContext });
-    return this.#inflater;
-  }
-
   /** Whether a message of `length` bytes should be compressed; `explicit` is the sender's per-message choice. */
   shouldCompress(length: number, explicit: boolean | undefined): boolean {
     return explicit ?? length >= this.threshold;
@@ -145,17 +140,18 @@ export class PerMessageDeflate {
 
   /** §7.2.2: a received RSV1 message begins; its inflated size may not exceed `maxSize`. */
   beginInflate(maxSize: number): void {
-    this.#inflate.begin(maxSize);
+    this.#inflater ??= new Inflater({ windowBits: this.#recvWindowBits, contextTakeover: this.#recvContext });
+    this.#inflater.begin(maxSize);
   }
 
   /** Compressed bytes of the message, in order (kept by reference until inflated). */
   pushCompressed(chunk: Buffer): void {
-    this.#inflate.push(chunk);
+    this.#inflater!.push(chunk);
   }
 
   /** The message's last compressed bytes were pushed (the 00 00 ff ff tail is implied, §7.2.2). */
   endCompressed(): void {
-    this.#inflate.end();
+    this.#inflater!.end();
   }
 
   /**
@@ -165,7 +161,7 @@ export class PerMessageDeflate {
    */
   inflate(budget: number, onChunk: (chunk: Buffer) => void): InflateStatus {
     try {
-      return this.#inflate.run(budget, onChunk);
+      return this.#inflater!.run(budget, onChunk);
     } catch (err) {
       if (err instanceof InflateLimitError) throw tooBig(err.limit);
       if (err instanceof InflateError)

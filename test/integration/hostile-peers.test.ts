@@ -424,6 +424,33 @@ describe('one read burst of tiny frames does not monopolise the event loop', () 
     await peer.expectClose(1000);
     assert.deepEqual(got, ['the 8 MiB message, whole', 'after']);
   });
+
+  it('a reset right after an 8 MiB fragmented message: no message after the close, the connection ends 1006', async (t) => {
+    const { wss, port } = await serve(t);
+    const accepted = nextConnection(wss);
+    const peer = await openPeer(t, port, { path: '/' });
+    const conn = await accepted;
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 2048; i++) {
+      frames.push(
+        encodeFrame({ opcode: i === 0 ? Op.Binary : Op.Continuation, payload: Buffer.alloc(4096, i), fin: i === 2047 }),
+      );
+    }
+    let closedFirst = false;
+    const late: string[] = [];
+    conn.on('close', () => {
+      closedFirst = true;
+    });
+    conn.on('message', () => {
+      if (closedFirst) late.push('a message after close');
+    });
+    await peer.sendRaw(Buffer.concat(frames));
+    peer.socket.resetAndDestroy();
+    assert.equal((await within(conn.closed, WAIT, 'closed')).code, 1006);
+    // Any join still scheduled runs out within a few turns: it must see the connection gone and drop its copy.
+    for (let i = 0; i < 64; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(late, []);
+  });
 });
 
 function waitForState(conn: Connection, state: number): Promise<void> {
