@@ -234,7 +234,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 async function runOnce(w: Workload, name: ServerName): Promise<Metrics> {
-  const server = await startServer(name, w.servers[name], [], w.args?.[name] ?? []);
+  const server = await startServer(name, w.servers[name], w.nodeFlags ?? [], w.args?.[name] ?? []);
   try {
     await sleep(300);
     const metrics = await runLoadgen(w.job, server);

@@ -3,6 +3,7 @@
 // switchboard `dedicated` and ws `perMessageDeflate` with either both thresholds at 0 or each library's default.
 // ws applies its threshold only without context takeover on its side (ws 8 sender.js), so under takeover it compresses
 // every message at either setting; switchboard's threshold applies in both modes.
+import { fileURLToPath } from 'node:url';
 import { distinctCount } from './lib/payload.js';
 import {
   BROADCAST_METRICS,
@@ -25,6 +26,8 @@ const THRESHOLD_SIZES = [32, 64, 128, 256, 512, 1024, 2048];
 /** A threshold nothing reaches: negotiated, never used for sending. */
 const NEVER = String(2 ** 30);
 const STALL_LIMIT = String(64 * 2 ** 20);
+/** Preloaded into both servers of the stall workload (see lib/loop-probe.ts). */
+const LOOP_PROBE = fileURLToPath(new URL('./lib/loop-probe.js', import.meta.url));
 
 type Threshold = 't0' | 'default' | 'raw';
 
@@ -53,7 +56,22 @@ const PACED_METRICS: MetricSpec[] = [
 ];
 
 const STALL_METRICS: MetricSpec[] = [
-  { key: 'sideMaxUs', label: 'side client round trip, max', unit: 'ms', better: 'lower', scale: 1000, limit: 10 },
+  {
+    key: 'loopMaxRunUs',
+    label: 'longest main-thread run between two loop turns',
+    unit: 'ms',
+    better: 'lower',
+    scale: 1000,
+    limit: 10,
+  },
+  {
+    key: 'loopMaxGapUs',
+    label: 'longest gap between loop turns (running or waiting for the core)',
+    unit: 'ms',
+    better: 'lower',
+    scale: 1000,
+  },
+  { key: 'sideMaxUs', label: 'side client round trip, max', unit: 'ms', better: 'lower', scale: 1000 },
   { key: 'sideP99Us', label: 'side client round trip, p99', unit: 'ms', better: 'lower', scale: 1000 },
   { key: 'sideP50Us', label: 'side client round trip, p50', unit: 'ms', better: 'lower', scale: 1000 },
   { key: 'sideBaselineP99Us', label: 'side p99 before the large messages', unit: 'ms', better: 'info', scale: 1000 },
@@ -182,9 +200,11 @@ export function deflateWorkloads(quick: boolean): { workloads: Workload[]; compa
     title: 'side client /echo while a peer sends 60 MiB (inflated) messages, 64 MiB limit',
     servers,
     args: { switchboard: ['--max-message-size', '64MiB'], ws: ['--max-message-size', STALL_LIMIT] },
+    nodeFlags: ['--import', LOOP_PROBE],
     group: GROUP,
     job: {
       kind: 'stall',
+      loopProbe: true,
       bombBytes: 60 * 2 ** 20,
       baselineMs: quick ? 500 : 1000,
       durationMs: quick ? 2000 : 5000,

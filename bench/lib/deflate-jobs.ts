@@ -1,8 +1,10 @@
 // Load generator jobs for the issue's permessage-deflate targets (RFC 7692): tiny messages paced over many
 // connections, compressed or not (what browsers send to a chat server), and an event-loop-stall probe (a side client's
 // round trips while another peer sends messages that inflate to tens of MiB).
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { constants as zlibConstants, deflateRawSync } from 'node:zlib';
 import { cpuMs, measureWindow, sleep } from './job-util.js';
+import { type LoopProbeResult, resultPath } from './loop-probe.js';
 import { cpuDelta, Histogram, readProcCpu } from './stats.js';
 import {
   clientFrame,
@@ -45,6 +47,8 @@ export interface StallJob extends Common {
   durationMs: number;
   /** Pause between the side client's round trips. */
   sideGapMs: number;
+  /** The server was started with lib/loop-probe.js: signal it around the measured window and report its figures. */
+  loopProbe?: boolean;
 }
 
 type Metrics = Record<string, number>;
@@ -192,6 +196,7 @@ export async function runStall(job: StallJob): Promise<Metrics> {
     hist = loaded;
     const cpu0 = readProcCpu(job.serverPid, job.ticks);
     const t0 = performance.now();
+    if (job.loopProbe) process.kill(job.serverPid, 'SIGUSR2');
     bombing = true;
     bombsSent++;
     peer.write(bomb);
@@ -199,6 +204,7 @@ export async function runStall(job: StallJob): Promise<Metrics> {
     bombing = false;
     const t1 = performance.now();
     const cpu1 = readProcCpu(job.serverPid, job.ticks);
+    const loop = job.loopProbe ? await loopProbeResult(job.serverPid) : null;
     hist = null;
     sideRunning = false;
     const base = baseline.summary();
@@ -218,9 +224,32 @@ export async function runStall(job: StallJob): Promise<Metrics> {
       sideMaxUs: lat.max,
       serverCpuPct: (cpuMs(cpuDelta(cpu0, cpu1)) / elapsed) * 100,
       closedConnections: [side, peer].filter((c) => c.closedByPeer).length,
+      ...(loop
+        ? {
+            loopMaxGapUs: loop.maxGapMs * 1000,
+            loopMaxRunUs: loop.maxRunMs * 1000,
+            loopGapsOver10: loop.gapsOver10,
+            loopRunsOver10: loop.runsOver10,
+          }
+        : {}),
     };
   } finally {
     side.destroy();
     peer.destroy();
   }
+}
+
+/** Stops the server's loop probe and reads what it measured (it writes the file on the signal), waiting up to 5 s. */
+async function loopProbeResult(pid: number): Promise<LoopProbeResult> {
+  const path = resultPath(pid);
+  rmSync(path, { force: true });
+  process.kill(pid, 'SIGUSR2');
+  for (let waited = 0; waited < 5000; waited += 20) {
+    await sleep(20);
+    if (!existsSync(path)) continue;
+    const result = JSON.parse(readFileSync(path, 'utf8')) as LoopProbeResult;
+    rmSync(path);
+    return result;
+  }
+  throw new Error(`the server's loop probe wrote nothing to ${path}`);
 }

@@ -26,6 +26,8 @@ export interface Workload {
   servers: { switchboard: string; ws: string };
   /** More flags for each server, e.g. `--compression-threshold 0`. */
   args?: { switchboard: string[]; ws: string[] };
+  /** Flags for node itself, the same for both servers (e.g. `--import` of lib/loop-probe.js). */
+  nodeFlags?: string[];
   /** `--group NAME` selects every workload of the group. */
   group?: string;
   /** Workloads with the same batch (listed together) run interleaved: A B A' B' per round, for comparisons. */

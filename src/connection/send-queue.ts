@@ -288,6 +288,7 @@ export class SendQueue implements TickCorked, FragmentSink {
     const waiting = [...(this.#drainWaiters?.splice(0) ?? []), ...(this.#afterHeld?.splice(0) ?? [])];
     for (const w of waiting) w.reject(new WebSocketError('ERR_CLOSED', 'connection closed'));
     this.#writer?.destroy();
+    this.#deflate?.dispose();
   }
 
   // ---- Sending ---------------------------------------------------------------------------------------------------

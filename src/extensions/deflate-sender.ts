@@ -1,9 +1,11 @@
-// The sending half of permessage-deflate (RFC 7692 §7.2.1): messages compressed with one-shot zlib calls, context
-// takeover (§7.1.1) emulated by passing the retained window as the preset dictionary; small messages synchronously,
-// large ones on zlib's threadpool; one message streamed in pieces (a writer()) as a sequence of sync-flushed chunks.
+// The sending half of permessage-deflate (RFC 7692 §7.2.1): with context takeover (§7.1.1) a busy connection keeps a
+// live zlib stream (live-deflate.ts); otherwise one-shot zlib calls primed with the retained window as the preset
+// dictionary. Small messages synchronously, large ones on zlib's threadpool; one message streamed in pieces (a
+// writer()) as a sequence of sync-flushed chunks.
 import { constants as zlibConstants, deflateRawSync, type ZlibOptions } from 'node:zlib';
 import { EMPTY } from '../protocol/constants.js';
 import type { ResolvedCompression } from './deflate-negotiation.js';
+import { type LiveDeflate, type LiveDeflatePool, livePool } from './live-deflate.js';
 import { deflateRawAsync } from './zlib-jobs.js';
 
 /**
@@ -86,19 +88,35 @@ export function deflateMessage(
 /**
  * One connection's sending state: the window of what it sent (context takeover), or nothing (no context takeover).
  * Only messages certain to be written enter the window (commit), since the peer's window holds only what it received.
+ *
+ * With context takeover, a live compressor from the pool does the work while the connection is busy. Its zlib window
+ * must equal the peer's, so it is dropped whenever it saw something the peer will not (a message compressed but never
+ * committed) or missed something the peer will (a message compressed elsewhere: on the threadpool, or streamed); the
+ * next message then starts a new one primed with `#window`, which is kept up to date either way.
  */
 export class DeflateSender {
   readonly windowBits: number;
   readonly #cfg: ResolvedCompression;
   readonly #keep: number;
+  readonly #pool: LiveDeflatePool;
   #window: Buffer = EMPTY;
   /** Without context takeover: the window of the message being streamed, which its later pieces may refer to. */
   #streamWindow: Buffer = EMPTY;
+  #live: LiveDeflate | null = null;
+  /** The live compressor took a message not yet committed. */
+  #uncommitted = false;
+  #disposed = false;
 
-  constructor(windowBits: number, contextTakeover: boolean, cfg: ResolvedCompression) {
+  constructor(
+    windowBits: number,
+    contextTakeover: boolean,
+    cfg: ResolvedCompression,
+    pool: LiveDeflatePool = livePool,
+  ) {
     this.windowBits = windowBits;
     this.#cfg = cfg;
     this.#keep = contextTakeover ? 1 << sendWindowBits(windowBits) : 0;
+    this.#pool = pool;
   }
 
   get retainedBytes(): number {
@@ -107,10 +125,27 @@ export class DeflateSender {
 
   /** A message's payload, not yet in the window: call commit(data) once it is certain to be written. */
   compress(data: Buffer): Buffer | Promise<Buffer> {
+    if (this.#uncommitted) this.#dropLive();
+    if (this.#keep > 0 && data.length > 0 && data.length <= SYNC_DEFLATE_MAX) {
+      const live = this.#liveCompressor();
+      if (live !== null) {
+        try {
+          const out = stripTail(live.compress(data));
+          this.#uncommitted = true;
+          return out;
+        } catch {
+          // zlib failed (out of memory, most likely): the one-shot path below still works, or throws its own error.
+          this.#dropLive();
+        }
+      }
+    } else if (data.length > SYNC_DEFLATE_MAX) {
+      this.#dropLive(); // compressed on the threadpool, so the live compressor never sees it
+    }
     return deflateMessage(data, this.windowBits, this.#cfg, this.#window);
   }
 
   commit(data: Buffer): void {
+    this.#uncommitted = false;
     if (this.#keep > 0) this.#window = slide(this.#window, data, this.#keep);
   }
 
@@ -121,6 +156,7 @@ export class DeflateSender {
    * message is never dropped, only failed (and then nothing is sent again).
    */
   streamChunk(piece: Buffer, last: boolean): Buffer | Promise<Buffer> {
+    this.#dropLive();
     const own = this.#keep === 0;
     const dictionary = own ? this.#streamWindow : this.#window;
     const options = zlibOptions(this.windowBits, this.#cfg, dictionary);
@@ -142,5 +178,31 @@ export class DeflateSender {
   /** A streamed message was abandoned: without context takeover, its window is forgotten. */
   abortStream(): void {
     this.#streamWindow = EMPTY;
+  }
+
+  /** The connection closed: its live compressor goes back to the pool, and none is taken again. */
+  dispose(): void {
+    this.#disposed = true;
+    this.#dropLive();
+  }
+
+  #liveCompressor(): LiveDeflate | null {
+    if (this.#live?.closed) this.#live = null; // swept for idleness
+    if (this.#live === null && !this.#disposed) {
+      this.#live = this.#pool.acquire({
+        windowBits: sendWindowBits(this.windowBits),
+        level: this.#cfg.level,
+        memLevel: this.#cfg.memLevel,
+        dictionary: this.#window,
+      });
+    }
+    return this.#live;
+  }
+
+  #dropLive(): void {
+    this.#uncommitted = false;
+    if (this.#live === null) return;
+    this.#pool.release(this.#live);
+    this.#live = null;
   }
 }

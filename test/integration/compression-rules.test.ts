@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { constants as zc, deflateRawSync } from 'node:zlib';
 import { type CloseInfo, type Connection, WebSocketServer } from '../../src/index.js';
 import { useDemo } from '../helpers/demo.js';
+import { livePool } from '../../src/extensions/live-deflate.js';
 import { DeflatePeer, prng, textOfSize, zeroBomb } from '../helpers/deflate-peer.js';
 import { encodeFrame, Op, within } from '../helpers/raw-peer.js';
 
@@ -384,4 +385,67 @@ describe("context takeover and the slow-consumer policy 'drop'", () => {
     assert.equal(echo.compressed, true);
     assert.ok(echo.data.equals(tail), 'the message after a dropped one inflates to what was sent');
   });
+
+  // The same for a small message, which a live compressor takes synchronously: it saw the dropped message, so it must
+  // be replaced, or the resend below would be a back-reference to bytes the peer never received.
+  test("a dropped small message is not in a live compressor's window either", async (t) => {
+    const line = Buffer.from(textOfSize(4096, prng(12)));
+    let queued: boolean | null = null;
+    const wss = new WebSocketServer({
+      compression: 'dedicated',
+      heartbeat: false,
+      onSlowConsumer: 'drop',
+      maxBufferedBytes: MiB,
+    });
+    wss.on('connection', (conn: Connection) => {
+      conn.on('message', (m) => {
+        if (m.data === 'warm') conn.send(line.subarray(0, 2000));
+        else if (m.data === 'fill') {
+          conn.send(Buffer.alloc(32 * MiB), { compress: false });
+          const before = wss.stats.dropped;
+          conn.send(line);
+          queued = wss.stats.dropped === before;
+        } else if (m.data === 'again') conn.send(line);
+      });
+    });
+    const { port } = await wss.listen(0);
+    const peer = await DeflatePeer.open(port, { path: '/' });
+    t.after(async () => {
+      peer.close();
+      await wss.close();
+    });
+    await peer.send('warm', { compress: false });
+    assert.equal((await peer.nextMessage()).compressed, true);
+    assert.ok(livePool.size > 0, 'the server compresses with a live compressor');
+    await peer.send('fill', { compress: false });
+    assert.equal((await peer.nextMessage(20_000)).data.length, 32 * MiB);
+    assert.equal(queued, false, 'the 4 KiB message is dropped');
+    await peer.send('again', { compress: false });
+    const resent = await peer.nextMessage();
+    assert.equal(resent.compressed, true);
+    assert.ok(resent.data.equals(line), 'the resend inflates to what was sent');
+  });
+});
+
+describe("live compressors and the connection's end", () => {
+  for (const how of ['a clean close', 'a reset by the peer'] as const) {
+    test(`the connection's live compressor goes back to the pool at ${how}`, async (t) => {
+      const wss = new WebSocketServer({ compression: 'dedicated', heartbeat: false });
+      wss.on('connection', (conn: Connection) => conn.on('message', (m) => conn.send(m.data)));
+      const { port } = await wss.listen(0);
+      t.after(() => wss.close());
+      const before = livePool.size;
+      const peer = await DeflatePeer.open(port, { path: '/' });
+      const msg = textOfSize(2000, prng(13));
+      await peer.send(msg);
+      await peer.expectEcho(msg);
+      assert.equal(livePool.size, before + 1);
+      const [conn] = [...wss.clients];
+      if (how === 'a clean close') await peer.raw.sendClose(1000);
+      else peer.close();
+      await within(conn!.closed, 10_000, 'the close');
+      assert.equal(livePool.size, before);
+      peer.close();
+    });
+  }
 });

@@ -1,0 +1,161 @@
+// Live compressors for context takeover (RFC 7692 §7.2.1, §8.1.1.1): one zlib deflate stream kept open per busy
+// connection and flushed synchronously per message, so nothing is primed per message; a process-wide pool caps how
+// many exist and closes those left unused, after which a connection falls back to one-shot calls primed with its window.
+import { constants as zlibConstants, DeflateRaw } from 'node:zlib';
+import { type Clock, systemClock } from '../clock.js';
+
+/**
+ * The most live compressors one process keeps. Each holds zlib's deflate state (about 110 KiB of RSS measured at
+ * windowBits 13 / memLevel 8 once it has compressed a 2 KiB message, 160 KiB at most), so the cap bounds them to
+ * ~80 MiB; connections beyond it compress with one-shot calls, which cost more CPU but nothing when idle.
+ */
+export const MAX_LIVE_COMPRESSORS = 512;
+/**
+ * A compressor unused for a whole sweep period is closed: it is released 5–10 s after its connection's last
+ * compressed message, so a connection that sends now and then costs one zlib state's priming per burst, not 110 KiB
+ * for ever.
+ */
+export const LIVE_SWEEP_MS = 5000;
+
+/** The part of node's zlib handle used here: synchronous writes into a caller's buffer, results in `writeState`. */
+interface ZlibHandle {
+  writeSync(
+    flush: number,
+    input: Buffer,
+    inOff: number,
+    inLen: number,
+    out: Buffer,
+    outOff: number,
+    outLen: number,
+  ): void;
+}
+interface ZlibInternals {
+  _handle: ZlibHandle | null;
+  _writeState: Uint32Array;
+}
+
+/*
+ * Node documents no synchronous flush of a zlib stream; its own one-shot *Sync functions write through the stream's
+ * handle as done here (`handle.writeSync` leaves avail_out, avail_in in `_writeState`), present from Node 10 to 26.
+ * Checked once at load: without it there are no live compressors and every message takes the one-shot path.
+ */
+const supported = ((): boolean => {
+  try {
+    const probe = new DeflateRaw() as unknown as ZlibInternals & DeflateRaw;
+    const ok = typeof probe._handle?.writeSync === 'function' && probe._writeState instanceof Uint32Array;
+    probe.close();
+    return ok;
+  } catch {
+    return false;
+  }
+})();
+
+/** Output lands here first (a message is compressed and copied out before anything else runs): one buffer per process. */
+const scratch = Buffer.allocUnsafeSlow(64 * 1024);
+
+export interface LiveOptions {
+  windowBits: number;
+  level: number;
+  memLevel: number;
+  /** The window so far, when the connection already sent compressed messages (zlib copies it). */
+  dictionary: Buffer;
+}
+
+/** One open deflate stream. compress() returns a message's payload with the sync-flush tail still on. */
+export class LiveDeflate {
+  #zlib: (ZlibInternals & DeflateRaw) | null;
+  /** Set by each compress(), cleared by each sweep: a compressor found unset is idle. */
+  used = true;
+
+  constructor(options: LiveOptions) {
+    const z = new DeflateRaw({
+      windowBits: options.windowBits,
+      level: options.level,
+      memLevel: options.memLevel,
+      ...(options.dictionary.length > 0 ? { dictionary: options.dictionary } : {}),
+    }) as unknown as ZlibInternals & DeflateRaw;
+    // zlib reports a failure by destroying the stream, whose 'error' would otherwise be unhandled.
+    z.on('error', () => {});
+    this.#zlib = z;
+  }
+
+  get closed(): boolean {
+    return this.#zlib === null;
+  }
+
+  /** Deflates `data` (non-empty) with Z_SYNC_FLUSH; throws if zlib failed, after which the compressor is closed. */
+  compress(data: Buffer): Buffer {
+    const z = this.#zlib;
+    const handle = z?._handle;
+    if (!z || !handle) throw new Error('live compressor is closed');
+    this.used = true;
+    const state = z._writeState;
+    const parts: Buffer[] = [];
+    let inOff = 0;
+    let inLen = data.length;
+    for (;;) {
+      handle.writeSync(zlibConstants.Z_SYNC_FLUSH, data, inOff, inLen, scratch, 0, scratch.length);
+      if (z.destroyed) {
+        this.close();
+        throw new Error('zlib failed while compressing');
+      }
+      const availOut = state[0]!;
+      const availIn = state[1]!;
+      inOff += inLen - availIn;
+      inLen = availIn;
+      // Copied out: the socket may hold the payload after this returns, and the next message reuses the scratch.
+      parts.push(Buffer.from(scratch.subarray(0, scratch.length - availOut)));
+      // zlib stops early only when the output buffer filled; otherwise all input is consumed and flushed.
+      if (availOut !== 0) break;
+    }
+    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  }
+
+  close(): void {
+    this.#zlib?.close();
+    this.#zlib = null;
+  }
+}
+
+/** Hands out at most `max` live compressors and closes the ones left unused for a sweep period. */
+export class LiveDeflatePool {
+  readonly max: number;
+  readonly #clock: Clock;
+  readonly #live = new Set<LiveDeflate>();
+  #timer: unknown = null;
+
+  constructor(max = supported ? MAX_LIVE_COMPRESSORS : 0, clock: Clock = systemClock) {
+    this.max = max;
+    this.#clock = clock;
+  }
+
+  get size(): number {
+    return this.#live.size;
+  }
+
+  /** A new live compressor, or null when the pool is full (the caller then compresses one-shot). */
+  acquire(options: LiveOptions): LiveDeflate | null {
+    if (this.#live.size >= this.max) return null;
+    const live = new LiveDeflate(options);
+    this.#live.add(live);
+    this.#timer ??= this.#clock.setTimeout(this.#sweep, LIVE_SWEEP_MS);
+    return live;
+  }
+
+  release(live: LiveDeflate): void {
+    live.close();
+    this.#live.delete(live);
+  }
+
+  #sweep = (): void => {
+    this.#timer = null;
+    for (const live of this.#live) {
+      if (live.used) live.used = false;
+      else this.release(live);
+    }
+    if (this.#live.size > 0) this.#timer = this.#clock.setTimeout(this.#sweep, LIVE_SWEEP_MS);
+  };
+}
+
+/** The pool every connection of this process draws from. */
+export const livePool = new LiveDeflatePool();

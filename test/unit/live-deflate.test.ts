@@ -1,0 +1,188 @@
+// Live compressors (src/extensions/live-deflate.ts) and the sender that uses them: the pool's cap and idle sweep, and
+// every way the live zlib window could part from the peer's (a message never committed, one compressed on the
+// threadpool or streamed, a compressor swept or refused), each checked against a strict long-lived zlib inflater.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import zlib from 'node:zlib';
+import { DeflateSender, SYNC_DEFLATE_MAX } from '../../src/extensions/deflate-sender.js';
+import { resolveCompression } from '../../src/extensions/permessage-deflate.js';
+import { LIVE_SWEEP_MS, LiveDeflate, LiveDeflatePool } from '../../src/extensions/live-deflate.js';
+import { prng } from '../helpers/deflate-peer.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+
+const CFG = resolveCompression('dedicated')!;
+const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
+const OPTIONS = { windowBits: 13, level: 6, memLevel: 8, dictionary: Buffer.alloc(0) };
+
+/** Chat-like JSON lines; consecutive ones share most of their bytes, so each refers back to the one before. */
+function lines(count: number, seed: number): Buffer[] {
+  const rand = prng(seed);
+  const out: Buffer[] = [];
+  for (let i = 0; i < count; i++) {
+    const body = `{"room":"lobby","user":"user-${Math.floor(rand() * 5)}","text":"message ${Math.floor(rand() * 1e6)} ${'lorem ipsum '.repeat(1 + Math.floor(rand() * 20))}"}`;
+    out.push(Buffer.from(body));
+  }
+  return out;
+}
+
+/**
+ * The peer: one zlib inflate stream for the whole connection (as ws and browsers keep), with a 2^13 window and
+ * chunkSize 64 so a reference to bytes it never received fails instead of reading stale memory.
+ */
+function peer(): (payload: Buffer) => Promise<Buffer> {
+  const stream = zlib.createInflateRaw({ windowBits: 13, chunkSize: 64 });
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  return (payload) =>
+    new Promise((resolve, reject) => {
+      stream.once('error', reject);
+      stream.write(Buffer.concat([payload, TAIL]));
+      stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        stream.off('error', reject);
+        resolve(Buffer.concat(chunks.splice(0)));
+      });
+    });
+}
+
+/** compress + commit, as the send queue does for a message it writes. */
+async function send(sender: DeflateSender, data: Buffer): Promise<Buffer> {
+  const payload = await sender.compress(data);
+  sender.commit(data);
+  return payload;
+}
+
+describe('LiveDeflatePool', () => {
+  it('hands out at most max compressors; a release frees a place', () => {
+    const pool = new LiveDeflatePool(2, new ManualClock());
+    const a = pool.acquire(OPTIONS);
+    const b = pool.acquire(OPTIONS);
+    assert.ok(a && b);
+    assert.equal(pool.acquire(OPTIONS), null);
+    pool.release(a);
+    assert.equal(a.closed, true);
+    assert.equal(pool.size, 1);
+    assert.ok(pool.acquire(OPTIONS));
+  });
+
+  it('a sweep closes what was unused since the last one, and stops when nothing is left', () => {
+    const clock = new ManualClock();
+    const pool = new LiveDeflatePool(4, clock);
+    const busy = pool.acquire(OPTIONS)!;
+    const idle = pool.acquire(OPTIONS)!;
+    assert.equal(clock.pending, 1, 'one timer for the pool, not one per compressor');
+    clock.advance(LIVE_SWEEP_MS); // both were just made: they count as used
+    assert.equal(pool.size, 2);
+    busy.compress(Buffer.from('still talking'));
+    clock.advance(LIVE_SWEEP_MS);
+    assert.equal(idle.closed, true);
+    assert.equal(busy.closed, false);
+    clock.advance(LIVE_SWEEP_MS);
+    assert.equal(busy.closed, true);
+    assert.equal(pool.size, 0);
+    assert.equal(clock.pending, 0, 'an empty pool keeps no timer');
+  });
+
+  it('a closed compressor refuses work', () => {
+    const live = new LiveDeflate(OPTIONS);
+    live.close();
+    assert.throws(() => live.compress(Buffer.from('x')), /closed/);
+  });
+
+  it('output larger than its 64 KiB scratch buffer comes out whole (incompressible input)', async () => {
+    const live = new LiveDeflate(OPTIONS);
+    const rand = prng(5);
+    const data = Buffer.alloc(SYNC_DEFLATE_MAX);
+    for (let i = 0; i < data.length; i++) data[i] = Math.floor(rand() * 256);
+    const out = live.compress(data);
+    assert.ok(out.length > 64 * 1024);
+    assert.deepEqual(await peer()(out.subarray(0, -4)), data);
+    live.close();
+  });
+});
+
+describe('DeflateSender with live compressors: the peer always decodes', () => {
+  it('uses a live compressor for small messages with context takeover, none without', async () => {
+    const pool = new LiveDeflatePool(4, new ManualClock());
+    const inflate = peer();
+    const sender = new DeflateSender(15, true, CFG, pool);
+    for (const msg of lines(50, 1)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
+    assert.equal(pool.size, 1);
+    const stateless = new DeflateSender(15, false, CFG, pool);
+    await send(stateless, Buffer.from('no context'));
+    assert.equal(pool.size, 1);
+  });
+
+  it('a message compressed but never committed (dropped) is not referred to by the next', async () => {
+    const pool = new LiveDeflatePool(4, new ManualClock());
+    const inflate = peer();
+    const sender = new DeflateSender(15, true, CFG, pool);
+    const [a, b, c] = lines(3, 2) as [Buffer, Buffer, Buffer];
+    assert.deepEqual(await inflate(await send(sender, a)), a);
+    await sender.compress(b); // the send queue refused it: never written, never committed
+    assert.deepEqual(await inflate(await send(sender, b)), b);
+    assert.deepEqual(await inflate(await send(sender, c)), c);
+  });
+
+  it('a large message (threadpool) or a streamed one between small ones leaves the window in step', async () => {
+    const pool = new LiveDeflatePool(4, new ManualClock());
+    const inflate = peer();
+    const sender = new DeflateSender(15, true, CFG, pool);
+    const small = lines(6, 3);
+    const large = Buffer.concat(lines(400, 4)).subarray(0, SYNC_DEFLATE_MAX + 1000);
+    assert.deepEqual(await inflate(await send(sender, small[0]!)), small[0]);
+    assert.deepEqual(await inflate(await send(sender, large)), large);
+    assert.deepEqual(await inflate(await send(sender, small[1]!)), small[1]);
+    const first = await sender.streamChunk(small[2]!, false);
+    const last = await sender.streamChunk(small[3]!, true);
+    assert.deepEqual(await inflate(Buffer.concat([first, last])), Buffer.concat([small[2]!, small[3]!]));
+    assert.deepEqual(await inflate(await send(sender, small[4]!)), small[4]);
+    assert.deepEqual(await inflate(await send(sender, Buffer.alloc(0))), Buffer.alloc(0));
+    assert.deepEqual(await inflate(await send(sender, small[5]!)), small[5]);
+  });
+
+  it('after an idle sweep the next message starts a new compressor primed with the window', async () => {
+    const clock = new ManualClock();
+    const pool = new LiveDeflatePool(4, clock);
+    const inflate = peer();
+    const sender = new DeflateSender(15, true, CFG, pool);
+    const msgs = lines(4, 6);
+    assert.deepEqual(await inflate(await send(sender, msgs[0]!)), msgs[0]);
+    clock.advance(2 * LIVE_SWEEP_MS);
+    assert.equal(pool.size, 0);
+    // The repeat compresses to a back-reference, which only a window primed with msgs[0] can produce.
+    const repeat = await send(sender, msgs[0]!);
+    assert.ok(repeat.length < msgs[0]!.length / 4, `repeat took ${repeat.length} bytes`);
+    assert.deepEqual(await inflate(repeat), msgs[0]);
+    assert.equal(pool.size, 1);
+    for (const msg of msgs.slice(1)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
+  });
+
+  it('when the pool is full, a connection compresses one-shot, with the same results', async () => {
+    const pool = new LiveDeflatePool(1, new ManualClock());
+    const a = new DeflateSender(15, true, CFG, pool);
+    const b = new DeflateSender(15, true, CFG, pool);
+    const [inflateA, inflateB] = [peer(), peer()];
+    for (const msg of lines(30, 7)) {
+      assert.deepEqual(await inflateA(await send(a, msg)), msg);
+      assert.deepEqual(await inflateB(await send(b, msg)), msg);
+    }
+    assert.equal(pool.size, 1);
+    a.dispose();
+    assert.equal(pool.size, 0);
+    // b takes the freed place on its next message.
+    await send(b, Buffer.from('{"after":"a closed"}'));
+    assert.equal(pool.size, 1);
+  });
+
+  it('dispose() returns the compressor at once and a disposed sender never takes another', async () => {
+    const pool = new LiveDeflatePool(4, new ManualClock());
+    const inflate = peer();
+    const sender = new DeflateSender(15, true, CFG, pool);
+    const msgs = lines(3, 8);
+    await inflate(await send(sender, msgs[0]!));
+    sender.dispose();
+    assert.equal(pool.size, 0);
+    assert.deepEqual(await inflate(await send(sender, msgs[1]!)), msgs[1]);
+    assert.equal(pool.size, 0);
+  });
+});
