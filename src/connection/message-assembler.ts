@@ -39,7 +39,9 @@ interface PendingReader {
 
 export class MessageAssembler {
   readonly #host: AssemblerHost;
-  readonly #source: PausableSource;
+  readonly #connection: PausableSource;
+  /** What a streamed message's reader pauses and resumes: made with the first reader, since most connections have none. */
+  #source: PausableSource | null = null;
   readonly #maxMessageSize: number;
   readonly #deflate: PerMessageDeflate | null;
   /** Made on the first compressed message (the parser lets RSV1 through only when deflate was negotiated). */
@@ -47,7 +49,8 @@ export class MessageAssembler {
   #type: MessageType = 'binary';
   #compressed = false;
   /** The message's bytes so far (inflated, when compressed); for a streamed one, bytes not yet handed to the reader. */
-  readonly #payload = new PayloadBuffer();
+  /** Made with the first message: an idle connection holds none. */
+  #buffer: PayloadBuffer | null = null;
   #frameLength = 0;
   #validator: Utf8Validator | null = null;
   #validating = false;
@@ -58,16 +61,14 @@ export class MessageAssembler {
 
   constructor(host: AssemblerHost, source: PausableSource, deflate: PerMessageDeflate | null, maxMessageSize: number) {
     this.#host = host;
-    // A reader that lags pauses the socket, and when it asks for more, a compressed message resumes inflating.
-    this.#source = {
-      pause: () => source.pause(),
-      resume: () => {
-        source.resume();
-        this.#inflation?.kick();
-      },
-    };
+    this.#connection = source;
     this.#maxMessageSize = maxMessageSize;
     this.#deflate = deflate;
+  }
+
+  get #payload(): PayloadBuffer {
+    this.#buffer ??= new PayloadBuffer();
+    return this.#buffer;
   }
 
   onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
@@ -83,6 +84,14 @@ export class MessageAssembler {
     if (this.#validating) this.#resetValidator();
     if (next) {
       this.#host.setStreamLimit(this.#readers?.[0]?.maxSize ?? null);
+      // A reader that lags pauses the socket, and when it asks for more, a compressed message resumes inflating.
+      this.#source ??= {
+        pause: () => this.#connection.pause(),
+        resume: () => {
+          this.#connection.resume();
+          this.#inflation?.kick();
+        },
+      };
       const reader = new MessageReader(this.#type, this.#source);
       this.#stream = reader;
       next.claim(reader);
