@@ -410,20 +410,44 @@ async function soakRun(quick: boolean, wanted: Wanted): Promise<void> {
 
 // ---- main --------------------------------------------------------------------------------------------------------
 
+const USAGE = `usage: npm run bench -- [--quick] [--rounds N] [--only ID[,ID...]] [--group NAME] [--profile] [--readme]
+  --quick         shorter runs, fewer connections, one round (a smoke test, not figures to publish)
+  --rounds N      runs per server and workload, alternating (1..20; default 3)
+  --only IDS      workloads by id, comma-separated; * matches any run of characters (e.g. 'deflate-echo-*')
+  --group NAME    every workload of a group (e.g. compression)
+  --profile       CPU profiles of both servers (on four default workloads, or on the selected ones)
+  --readme        rewrite README.md's benchmark section from this run`;
+
+/** A flag this bench does not know, or a bad value: said on stderr with the usage, exit code 2. */
+class UsageError extends Error {}
+
+function parseFlags() {
+  try {
+    return parseArgs({
+      options: {
+        rounds: { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        group: { type: 'string' },
+        profile: { type: 'boolean', default: false },
+        readme: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      rounds: { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      only: { type: 'string' },
-      group: { type: 'string' },
-      profile: { type: 'boolean', default: false },
-      readme: { type: 'boolean', default: false },
-    },
-  });
+  const { values } = parseFlags();
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
   const quick = values.quick ?? false;
   const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
-  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new RangeError('--rounds must be 1..20');
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new UsageError('--rounds must be 1..20');
 
   pinning = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
   if (pinning) spawnSync('taskset', ['-p', '-c', LOADGEN_CORE, String(process.pid)], { stdio: 'ignore' });
@@ -436,7 +460,7 @@ async function main(): Promise<void> {
   const wanted = selection(values.only, values.group);
   const selected = all.filter((w) => wanted(w.id, w.group));
   if (values.group !== undefined && !all.some((w) => w.group === values.group)) {
-    throw new RangeError(`--group: no workload is in group "${values.group}"`);
+    throw new UsageError(`--group: no workload is in group "${values.group}"`);
   }
   const startedAt = new Date();
   const load0 = loadavg();
@@ -544,6 +568,11 @@ main().then(
   },
   (err: unknown) => {
     killAll();
+    if (err instanceof UsageError) {
+      process.stderr.write(`bench: ${err.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+      return;
+    }
     process.stderr.write(`bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   },
