@@ -105,6 +105,11 @@ export class DeflateSender {
   #live: LiveDeflate | null = null;
   /** The live compressor took a message not yet committed. */
   #uncommitted = false;
+  /**
+   * A message was refused (compressed, never committed): one-shot calls until one is committed again, so a connection
+   * whose sends keep being refused (a slow consumer under 'drop') does not open and prime a zlib stream per message.
+   */
+  #refusing = false;
   #disposed = false;
 
   constructor(
@@ -125,8 +130,11 @@ export class DeflateSender {
 
   /** A message's payload, not yet in the window: call commit(data) once it is certain to be written. */
   compress(data: Buffer): Buffer | Promise<Buffer> {
-    if (this.#uncommitted) this.#dropLive();
-    if (this.#keep > 0 && data.length > 0 && data.length <= SYNC_DEFLATE_MAX) {
+    if (this.#uncommitted) {
+      this.#dropLive();
+      this.#refusing = true;
+    }
+    if (this.#keep > 0 && data.length > 0 && data.length <= SYNC_DEFLATE_MAX && !this.#refusing) {
       const live = this.#liveCompressor();
       if (live !== null) {
         try {
@@ -146,6 +154,7 @@ export class DeflateSender {
 
   commit(data: Buffer): void {
     this.#uncommitted = false;
+    this.#refusing = false;
     if (this.#keep > 0) this.#window = slide(this.#window, data, this.#keep);
   }
 

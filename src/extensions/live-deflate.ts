@@ -72,6 +72,8 @@ export class LiveDeflate {
       windowBits: options.windowBits,
       level: options.level,
       memLevel: options.memLevel,
+      // Output goes to the shared scratch, never to the stream's own buffer: the smallest one zlib allows, not 16 KiB.
+      chunkSize: zlibConstants.Z_MIN_CHUNK,
       ...(options.dictionary.length > 0 ? { dictionary: options.dictionary } : {}),
     }) as unknown as ZlibInternals & DeflateRaw;
     // zlib reports a failure by destroying the stream, whose 'error' would otherwise be unhandled.
