@@ -1,18 +1,18 @@
-// Live compressors for context takeover (RFC 7692 §7.2.1, §8.1.1.1): one zlib deflate stream kept open per busy
+// Live compressors for context takeover (RFC 7692 §7.2.1): one zlib deflate stream kept open per busy
 // connection and flushed synchronously per message, so nothing is primed per message; a process-wide pool caps how
 // many exist and closes those left unused, after which a connection falls back to one-shot calls primed with its window.
 import { constants as zlibConstants, DeflateRaw } from 'node:zlib';
 import { type Clock, systemClock } from '../clock.js';
 
 /**
- * The most live compressors one process keeps. Each holds zlib's deflate state (about 110 KiB of RSS measured at
- * windowBits 13 / memLevel 8 once it has compressed a 2 KiB message, 160 KiB at most), so the cap bounds them to
- * ~80 MiB; connections beyond it compress with one-shot calls, which cost more CPU but nothing when idle.
+ * The most live compressors one process keeps. Each holds zlib's deflate state (126 KiB of RSS measured at
+ * windowBits 13 / memLevel 8 once its window is full, ~166 KiB at most), so the cap bounds them to ~63–83 MiB;
+ * connections beyond it compress with one-shot calls, which cost more CPU but nothing when idle.
  */
 export const MAX_LIVE_COMPRESSORS = 512;
 /**
  * A compressor unused for a whole sweep period is closed: it is released 5–10 s after its connection's last
- * compressed message, so a connection that sends now and then costs one zlib state's priming per burst, not 110 KiB
+ * compressed message, so a connection that sends now and then costs one zlib state's priming per burst, not 126 KiB
  * for ever.
  */
 export const LIVE_SWEEP_MS = 5000;

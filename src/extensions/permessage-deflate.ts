@@ -22,7 +22,7 @@ export * from './deflate-negotiation.js';
  * what it costs uncompressed; it inflates as fragments arrive, in slices, and stops at the size limit.
  *
  * Retained memory per connection (allocated on the first compressed message; a one-shot call's zlib state is freed
- * when it returns, and a live compressor's, ~110 KiB, when the connection closes or stays idle for a sweep period):
+ * when it returns, and a live compressor's, ~126 KiB, when the connection closes or stays idle for a sweep period):
  *   dedicated, default 15/15 bits:  8 KiB sent + 32 KiB received = 40 KiB (2^min(13, bits) + 2^peerBits in general)
  *   shared:                         0 sent + 32 KiB received = 32 KiB (0 if the client offers client_no_context_takeover)
  *   no compression:                 0
