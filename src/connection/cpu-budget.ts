@@ -11,9 +11,16 @@ let depth = 0;
 let turnQueued = false;
 const jobs: Array<() => void> = [];
 
-/** True once this turn's budget is spent: a read should park its bytes and continue with later(). */
+let inTurn = false;
+
+/**
+ * True once this turn's budget is spent, or while deferred work waits its turn: a read should park its bytes and
+ * continue with later(). Fresh reads queue behind parked ones, or under saturation the peers whose bytes arrive
+ * first in each poll phase take the whole budget and a parked one waits for seconds (64 KiB compressed echo over 50
+ * connections: p50 5 ms, p99 1.0 s).
+ */
 export function overBudget(): boolean {
-  return spent >= TURN_BUDGET_MS;
+  return spent >= TURN_BUDGET_MS || (jobs.length > 0 && !inTurn);
 }
 
 /** Runs `work` and charges its time to this turn. */
@@ -48,10 +55,15 @@ function turn(): void {
   // The budget spent by this turn's reads counts: deferred work gets what is left, and at least one slice, so it
   // always progresses.
   const n = jobs.length;
-  for (let i = 0; i < n; i++) {
-    if (i > 0 && spent >= TURN_BUDGET_MS) break;
-    const job = jobs.shift()!;
-    charged(job);
+  inTurn = true;
+  try {
+    for (let i = 0; i < n; i++) {
+      if (i > 0 && spent >= TURN_BUDGET_MS) break;
+      const job = jobs.shift()!;
+      charged(job);
+    }
+  } finally {
+    inTurn = false;
   }
   spent = 0;
   if (jobs.length > 0) queueTurn();
