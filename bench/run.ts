@@ -9,6 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Job, JobReply, Metrics } from './loadgen.js';
+import { canPin, LOADGEN_CORE, SERVER_CORE } from './lib/cores.js';
 import { listeningPort } from './lib/listening.js';
 import { summarizeProfile } from './lib/profile.js';
 import {
@@ -38,8 +39,6 @@ import { updateReadme } from './report.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RESULTS = join(ROOT, 'bench', 'results');
-const SERVER_CORE = '0';
-const LOADGEN_CORE = '1';
 
 function workloads(quick: boolean, fdHard: number): { all: Workload[]; comparisons: Comparison[] } {
   const warmupMs = quick ? 300 : 1000;
@@ -449,7 +448,7 @@ async function main(): Promise<void> {
   const rounds = values.rounds ? Number(values.rounds) : quick ? 1 : 3;
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new UsageError('--rounds must be 1..20');
 
-  pinning = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
+  pinning = canPin();
   if (pinning) spawnSync('taskset', ['-p', '-c', LOADGEN_CORE, String(process.pid)], { stdio: 'ignore' });
   fdHard = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || 1024;
   ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;

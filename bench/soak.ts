@@ -8,8 +8,8 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
+import { canPin, SERVER_CORE } from './lib/cores.js';
 import { listeningPort } from './lib/listening.js';
 import { readProcRss } from './lib/stats.js';
 import { clientFrame, clientPayloadOffset, OP_CLOSE, OP_TEXT, patchSeq, RawConn, upgradeRequest } from './lib/wire.js';
@@ -17,8 +17,6 @@ import { clientFrame, clientPayloadOffset, OP_CLOSE, OP_TEXT, patchSeq, RawConn,
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const RESULTS = join(ROOT, 'bench', 'results');
 const SAMPLE_MS = 5_000;
-/** The core run.ts gives every server; its load generator (and so this process, when run from it) is on core 1. */
-const SERVER_CORE = '0';
 const CHURN_MS = 500;
 /** Share of the connections ended (and replaced) per churn tick. */
 const CHURN_SHARE = 0.01;
@@ -79,7 +77,7 @@ async function startServer(errors: string[]): Promise<{ proc: ChildProcess; port
   // A core of its own, as in the other workloads: spawned by `npm run bench` (pinned to the load generator's core) the
   // server would otherwise inherit that one core and share it with the 3,000 clients, fall behind, overflow its
   // accept queue, and the kernel would reset handshakes (2,693 in the 2026-12-02 run; none unpinned).
-  const pin = cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0 ? ['taskset', '-c', SERVER_CORE] : [];
+  const pin = canPin() ? ['taskset', '-c', SERVER_CORE] : [];
   const proc = spawn('prlimit', [`--nofile=${hard}:${hard}`, ...pin, ...argv], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -67,7 +67,10 @@ function zlibOptions(windowBits: number, cfg: ResolvedCompression, dictionary: B
 /** §7.2.1 step 3: removes the 4-octet tail. An empty message leaves the single byte 00 (§7.2.3.6). */
 function stripTail(out: Buffer): Buffer {
   const end = out.length - SYNC_TAIL.length;
-  if (end < 0 || !out.subarray(end).equals(SYNC_TAIL)) throw new Error('zlib output did not end with a sync flush');
+  // Byte by byte: no views made on the send path just to check four bytes.
+  if (end < 0 || out[end] !== 0 || out[end + 1] !== 0 || out[end + 2] !== 0xff || out[end + 3] !== 0xff) {
+    throw new Error('zlib output did not end with a sync flush');
+  }
   return out.subarray(0, end);
 }
 
@@ -103,13 +106,8 @@ export class DeflateSender {
   /** Without context takeover: the window of the message being streamed, which its later pieces may refer to. */
   #streamWindow: Buffer = EMPTY;
   #live: LiveDeflate | null = null;
-  /** The live compressor took a message not yet committed. */
-  #uncommitted = false;
-  /**
-   * A message was refused (compressed, never committed): one-shot calls until one is committed again, so a connection
-   * whose sends keep being refused (a slow consumer under 'drop') does not open and prime a zlib stream per message.
-   */
-  #refusing = false;
+  /** The last message compressed is not committed yet: if it still is not at the next compress(), it was refused. */
+  #pending = false;
   #disposed = false;
 
   constructor(
@@ -130,31 +128,28 @@ export class DeflateSender {
 
   /** A message's payload, not yet in the window: call commit(data) once it is certain to be written. */
   compress(data: Buffer): Buffer | Promise<Buffer> {
-    if (this.#uncommitted) {
-      this.#dropLive();
-      this.#refusing = true;
-    }
-    if (this.#keep > 0 && data.length > 0 && data.length <= SYNC_DEFLATE_MAX && !this.#refusing) {
+    // A refused message may be in the live compressor's window. Until a message is committed again, one-shot calls:
+    // a connection whose sends keep being refused (a slow consumer under 'drop') must not open a stream per message.
+    const refused = this.#pending;
+    this.#pending = true;
+    if (refused || data.length > SYNC_DEFLATE_MAX)
+      this.#dropLive(); // (large ones go to the threadpool, past it)
+    else if (this.#keep > 0 && data.length > 0) {
       const live = this.#liveCompressor();
       if (live !== null) {
         try {
-          const out = stripTail(live.compress(data));
-          this.#uncommitted = true;
-          return out;
+          return stripTail(live.compress(data));
         } catch {
           // zlib failed (out of memory, most likely): the one-shot path below still works, or throws its own error.
           this.#dropLive();
         }
       }
-    } else if (data.length > SYNC_DEFLATE_MAX) {
-      this.#dropLive(); // compressed on the threadpool, so the live compressor never sees it
     }
     return deflateMessage(data, this.windowBits, this.#cfg, this.#window);
   }
 
   commit(data: Buffer): void {
-    this.#uncommitted = false;
-    this.#refusing = false;
+    this.#pending = false;
     if (this.#keep > 0) this.#window = slide(this.#window, data, this.#keep);
   }
 
@@ -209,7 +204,6 @@ export class DeflateSender {
   }
 
   #dropLive(): void {
-    this.#uncommitted = false;
     if (this.#live === null) return;
     this.#pool.release(this.#live);
     this.#live = null;

@@ -5,7 +5,7 @@ import { constants as zlibConstants, DeflateRaw } from 'node:zlib';
 import { type Clock, systemClock } from '../clock.js';
 
 /**
- * The most live compressors one process keeps. Each holds zlib's deflate state (126 KiB of RSS measured at
+ * The most live compressors one process keeps. Each holds zlib's deflate state (126 KiB of RSS in bench/threshold-micro.ts at
  * windowBits 13 / memLevel 8 once its window is full, ~166 KiB at most), so the cap bounds them to ~63–83 MiB;
  * connections beyond it compress with one-shot calls, which cost more CPU but nothing when idle.
  */
@@ -106,11 +106,12 @@ export class LiveDeflate {
       inOff += inLen - availIn;
       inLen = availIn;
       // Copied out: the socket may hold the payload after this returns, and the next message reuses the scratch.
-      parts.push(Buffer.from(scratch.subarray(0, scratch.length - availOut)));
+      const out = Buffer.allocUnsafe(scratch.length - availOut);
+      scratch.copy(out, 0, 0, out.length);
       // zlib stops early only when the output buffer filled; otherwise all input is consumed and flushed.
-      if (availOut !== 0) break;
+      if (availOut !== 0) return parts.length === 0 ? out : Buffer.concat([...parts, out]);
+      parts.push(out);
     }
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 
   close(): void {

@@ -13,9 +13,9 @@ export * from './deflate-negotiation.js';
 /*
  * Sending: LZ77 back-references can only reach the last 2^windowBits bytes, so a fresh raw deflate primed with exactly
  * those bytes sees the same window a stream would: byte-compatible with a peer that keeps one stream (ws, browsers).
- * Priming costs time in proportion to the dictionary (a 2 KiB JSON message: 45 µs one-shot, 12 µs live, here), so a connection that
- * keeps sending gets a live zlib stream from a process-wide pool (live-deflate.ts: at most 512, closed after 5–10 s
- * unused); idle connections keep only the window. Our compressor never looks back more than 8 KiB (2^13), whatever
+ * Priming costs time in proportion to the dictionary (a 2 KiB JSON message: 37 µs one-shot, 20 µs live, in
+ * bench/threshold-micro.ts), so a connection that keeps sending gets a live zlib stream from a process-wide pool
+ * (live-deflate.ts: at most 512, closed after 5–10 s unused); idle connections keep only the window. Our compressor never looks back more than 8 KiB (2^13), whatever
  * window was negotiated (a window is a maximum, RFC 7692 §7.1.2).
  *
  * Receiving: our inflater decodes straight against its window, with nothing to prime, so a tiny message costs about

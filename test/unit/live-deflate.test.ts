@@ -1,13 +1,14 @@
-// Live compressors (src/extensions/live-deflate.ts) and the sender that uses them: the pool's cap and idle sweep, and
+// Live compressors (src/extensions/live-deflate.ts) and the sender that uses them: the pool's cap and idle sweep,
 // every way the live zlib window could part from the peer's (a message never committed, one compressed on the
-// threadpool or streamed, a compressor swept or refused), each checked against a strict long-lived zlib inflater.
+// threadpool or streamed, a compressor swept or refused), each checked against a strict long-lived zlib inflater, a
+// compressor that fails, and what they cost besides zlib's state (refused sends, memory).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { DeflateSender, SYNC_DEFLATE_MAX } from '../../src/extensions/deflate-sender.js';
 import { resolveCompression } from '../../src/extensions/permessage-deflate.js';
-import { LIVE_SWEEP_MS, LiveDeflate, LiveDeflatePool } from '../../src/extensions/live-deflate.js';
-import { prng } from '../helpers/deflate-peer.js';
+import { LIVE_SWEEP_MS, LiveDeflate, LiveDeflatePool, type LiveOptions } from '../../src/extensions/live-deflate.js';
+import { prng, textOfSize } from '../helpers/deflate-peer.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
 const CFG = resolveCompression('dedicated')!;
@@ -184,5 +185,63 @@ describe('DeflateSender with live compressors: the peer always decodes', () => {
     assert.equal(pool.size, 0);
     assert.deepEqual(await inflate(await send(sender, msgs[1]!)), msgs[1]);
     assert.equal(pool.size, 0);
+  });
+});
+
+/** Counts the compressors it hands out. */
+class CountingPool extends LiveDeflatePool {
+  acquired = 0;
+  override acquire(options: LiveOptions): LiveDeflate | null {
+    const live = super.acquire(options);
+    if (live) this.acquired++;
+    return live;
+  }
+}
+
+/** Hands out compressors whose zlib fails on the first message, as it would out of memory. */
+class FailingPool extends LiveDeflatePool {
+  override acquire(options: LiveOptions): LiveDeflate | null {
+    const live = super.acquire(options);
+    if (live)
+      live.compress = () => {
+        throw new Error('zlib failed while compressing');
+      };
+    return live;
+  }
+}
+
+describe('live compressors: failures and costs', () => {
+  it('a compressor that fails is released and the message goes out one-shot, decodable', async () => {
+    const pool = new FailingPool(4, new ManualClock());
+    const inflate = peer();
+    const sender = new DeflateSender(15, true, CFG, pool);
+    for (const msg of lines(5, 9)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
+    assert.equal(pool.size, 0, 'no failed compressor is kept');
+  });
+
+  it('a run of refused messages does not open (and prime) a new zlib stream for each one', async () => {
+    const pool = new CountingPool(4, new ManualClock());
+    const sender = new DeflateSender(15, true, CFG, pool);
+    const inflate = peer();
+    const rand = prng(21);
+    const first = Buffer.from(textOfSize(1500, rand));
+    assert.deepEqual(await inflate(await send(sender, first)), first);
+    // The peer stopped reading: the send queue compresses each message, then refuses it (never committed).
+    for (let i = 0; i < 200; i++) sender.compress(Buffer.from(textOfSize(1500, rand)));
+    assert.ok(pool.acquired <= 2, `${pool.acquired} zlib streams opened for 200 refused messages`);
+    // Once messages go through again, they still decode, and a live compressor takes over again.
+    for (let i = 0; i < 5; i++) {
+      const msg = Buffer.from(textOfSize(1500, rand));
+      assert.deepEqual(await inflate(await send(sender, msg)), msg);
+    }
+    assert.equal(pool.size, 1, 'a live compressor again once messages are committed');
+  });
+
+  it('an open compressor holds no 16 KiB stream output buffer (it writes into the shared scratch)', () => {
+    const before = process.memoryUsage().arrayBuffers;
+    const lives = Array.from({ length: 200 }, () => new LiveDeflate(OPTIONS));
+    const perLive = (process.memoryUsage().arrayBuffers - before) / lives.length;
+    for (const l of lives) l.close();
+    assert.ok(perLive < 4096, `${Math.round(perLive)} bytes of ArrayBuffer per live compressor`);
   });
 });
