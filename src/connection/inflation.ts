@@ -52,10 +52,14 @@ export class Inflation {
     this.#ok = true;
   }
 
-  /** Compressed bytes from the parser (kept by reference until inflated). */
-  push(chunk: Buffer): void {
+  /**
+   * Compressed bytes from the parser (kept by reference until inflated). `endFollows`: they are the message's last and
+   * end() comes next, in the same turn; inflating then waits for it, so a message that arrived whole is decoded in one
+   * pass and comes out as one chunk (stopping for input first would deliver a second, tiny chunk and cost a copy).
+   */
+  push(chunk: Buffer, endFollows: boolean): void {
     this.#deflate.pushCompressed(chunk);
-    if (!this.#suspended) this.#slice(true);
+    if (!this.#suspended && !endFollows) this.#slice(true);
   }
 
   /** The message's last compressed byte was pushed. */

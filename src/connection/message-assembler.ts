@@ -48,10 +48,15 @@ export class MessageAssembler {
   #inflation: Inflation | null = null;
   #type: MessageType = 'binary';
   #compressed = false;
-  /** The message's bytes so far (inflated, when compressed); for a streamed one, bytes not yet handed to the reader. */
-  /** Made with the first message: an idle connection holds none. */
+  /**
+   * The message's bytes so far (inflated, when compressed); for a streamed one, bytes not yet handed to the reader.
+   * Made with the first message: an idle connection holds none.
+   */
   #buffer: PayloadBuffer | null = null;
   #frameLength = 0;
+  /** Payload bytes of the current frame still to come, and whether the frame ends the message. */
+  #frameLeft = 0;
+  #fin = false;
   #validator: Utf8Validator | null = null;
   #validating = false;
   #stream: MessageReader | null = null;
@@ -73,6 +78,8 @@ export class MessageAssembler {
 
   onDataFrame(opcode: number, fin: boolean, rsv1: boolean, length: number): void {
     this.#frameLength = length;
+    this.#frameLeft = length;
+    this.#fin = fin;
     if (opcode === Opcode.Continuation) return;
     this.#type = opcode === Opcode.Text ? 'text' : 'binary';
     this.#compressed = rsv1;
@@ -104,8 +111,10 @@ export class MessageAssembler {
   }
 
   onData(chunk: Buffer): void {
+    this.#frameLeft -= chunk.length;
     if (this.#compressed) {
-      this.#inflation!.push(chunk);
+      // The parser ends the frame right after its last byte: the message's end is known before inflating starts.
+      this.#inflation!.push(chunk, this.#fin && this.#frameLeft === 0);
       return;
     }
     if (this.#type === 'text') {

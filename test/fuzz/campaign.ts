@@ -25,6 +25,7 @@ async function main(): Promise<number> {
   if (!Number.isInteger(seed0)) throw new TypeError('--seed must be an integer');
   let cases = 0;
   const failures: string[] = [];
+  const unconfirmed: string[] = [];
   const perProperty: Record<string, number> = {};
   const started = performance.now();
 
@@ -43,6 +44,7 @@ async function main(): Promise<number> {
       });
       cases += r.cases;
       perProperty[name] = (perProperty[name] ?? 0) + r.cases;
+      unconfirmed.push(...r.unconfirmedStalls);
       if (r.failure) failures.push(r.failure);
     }
   } else {
@@ -58,6 +60,7 @@ async function main(): Promise<number> {
         const r = await runProperty(name, { seed, numRuns: 1_000_000, timeLimitMs: Math.min(ROUND_MS, left) });
         cases += r.cases;
         perProperty[name] = (perProperty[name] ?? 0) + r.cases;
+        unconfirmed.push(...r.unconfirmedStalls);
         if (r.failure) {
           failures.push(r.failure);
           process.stdout.write(`${r.failure}\n`);
@@ -66,11 +69,14 @@ async function main(): Promise<number> {
     }
   }
   for (const f of failures) process.stdout.write(`\nFAILURE ${f}\n`);
+  for (const s of unconfirmed) process.stdout.write(`stall not repeated by a replay (the machine's): ${s}\n`);
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   const split = Object.entries(perProperty)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ');
-  process.stdout.write(`fuzz: ${cases} cases (${split}) in ${seconds} s, ${failures.length} failures\n`);
+  process.stdout.write(
+    `fuzz: ${cases} cases (${split}) in ${seconds} s, ${failures.length} failures, ${unconfirmed.length} unconfirmed stalls\n`,
+  );
   return failures.length > 0 ? 1 : 0;
 }
 

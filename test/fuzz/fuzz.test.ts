@@ -2,8 +2,8 @@
 // reproducible, then a few cases from a fresh seed printed up front, so every run also explores. A failure reports
 // the seed, the path and the shrunk case, and the command that replays it (see campaign.ts for long runs).
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { type PropertyName, runProperty } from './properties.js';
+import { describe, it, type TestContext } from 'node:test';
+import { type PropertyName, type RunResult, runProperty } from './properties.js';
 
 const FIXED_SEED = 42;
 /** Cases per property: about 20 s of the wire fuzzer and 20 s of the API fuzzer on this machine, then fresh ones. */
@@ -14,11 +14,17 @@ const BUDGET: Record<PropertyName, { fixed: number; fresh: number }> = {
 /** A slow or loaded machine stops starting new cases after this, rather than stretch the suite. */
 const CAP_MS = 40_000;
 
+/** Case count and every stall a replay did not repeat, so a run that saw the machine stall says so. */
+function report(t: TestContext, r: RunResult): void {
+  t.diagnostic(`${r.cases} cases`);
+  for (const s of r.unconfirmedStalls) t.diagnostic(`stall not repeated by a replay (the machine's): ${s}`);
+}
+
 for (const name of Object.keys(BUDGET) as PropertyName[]) {
   describe(`${name} fuzzer`, () => {
     it(`fixed seed ${FIXED_SEED}: ${BUDGET[name].fixed} cases`, async (t) => {
       const r = await runProperty(name, { seed: FIXED_SEED, numRuns: BUDGET[name].fixed, timeLimitMs: CAP_MS });
-      t.diagnostic(`${r.cases} cases`);
+      report(t, r);
       assert.equal(r.failure, null, r.failure ?? '');
     });
 
@@ -26,7 +32,7 @@ for (const name of Object.keys(BUDGET) as PropertyName[]) {
       const seed = Math.floor(Math.random() * 2 ** 31);
       t.diagnostic(`seed ${seed}`);
       const r = await runProperty(name, { seed, numRuns: BUDGET[name].fresh, timeLimitMs: CAP_MS / 4 });
-      t.diagnostic(`${r.cases} cases`);
+      report(t, r);
       assert.equal(r.failure, null, r.failure ?? '');
     });
   });

@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { apiInputArb, runApiCase } from './api-harness.js';
 import { runWireCase, wireInputArb } from './wire-harness.js';
+import { withStallReplay } from './watch.js';
 
 export interface FuzzProperty<T> {
   name: string;
@@ -39,15 +40,21 @@ export interface RunOptions {
 export interface RunResult {
   cases: number;
   failure: string | null;
+  /** Stalls that a replay of the same case did not repeat (the machine's, not the case's): reported, not failed. */
+  unconfirmedStalls: string[];
 }
 
 /** Runs one property under fast-check; a failure comes back as its report (seed, path, shrunk case, error). */
 export async function runProperty(name: PropertyName, options: RunOptions): Promise<RunResult> {
   const p = PROPERTIES[name] as FuzzProperty<unknown>;
   let cases = 0;
+  const unconfirmedStalls: string[] = [];
   const property = fc.asyncProperty(p.arb, async (input) => {
     cases++;
-    await p.run(input);
+    await withStallReplay(
+      () => p.run(input),
+      (s) => unconfirmedStalls.push(s),
+    );
   });
   const details = await fc.check(property, {
     seed: options.seed,
@@ -58,10 +65,11 @@ export async function runProperty(name: PropertyName, options: RunOptions): Prom
       ? { interruptAfterTimeLimit: options.timeLimitMs, markInterruptAsFailure: false }
       : {}),
   });
-  if (!details.failed) return { cases, failure: null };
+  if (!details.failed) return { cases, failure: null, unconfirmedStalls };
   const report = fc.defaultReportMessage(details) ?? 'failed';
   return {
     cases,
+    unconfirmedStalls,
     failure: `property ${name}: ${report}\nreplay: npm run fuzz -- --property ${name} --seed ${details.seed} --path ${details.counterexamplePath}`,
   };
 }
