@@ -12,7 +12,7 @@ import { WebSocketError } from '../../src/errors.js';
 import { Hub } from '../../src/hub.js';
 import { WebSocketServer } from '../../src/server.js';
 import { Stats } from '../../src/stats.js';
-import { CaseWatch, checkReport, deadline, FUZZ_TIMERS, HOSTILE, resources, resourcesReleased } from './watch.js';
+import { CaseWatch, deadline, endCase, FUZZ_TIMERS, HOSTILE, resources } from './watch.js';
 
 const CLOSE_TIMEOUT = FUZZ_TIMERS.closeTimeout;
 const TOPICS = ['a', 'b'] as const;
@@ -489,6 +489,5 @@ export async function runApiCase(input: ApiInput): Promise<void> {
   for (let i = 0; i < 3; i++) await new Promise((resolve) => setImmediate(resolve));
   const report = watch.stop();
   if (failure) throw failure;
-  checkReport(report, (w) => w.message.startsWith(HOSTILE), 64 * 2 ** 20);
-  await resourcesReleased(baseline);
+  await endCase(report, (w) => w.message.startsWith(HOSTILE), 64 * 2 ** 20, baseline);
 }

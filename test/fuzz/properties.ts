@@ -3,7 +3,7 @@
 import fc from 'fast-check';
 import { apiInputArb, runApiCase } from './api-harness.js';
 import { runWireCase, wireInputArb } from './wire-harness.js';
-import { withStallReplay } from './watch.js';
+import { MAX_UNCONFIRMED_SHARE, tooManyUnconfirmed, withStallReplay } from './watch.js';
 
 export interface FuzzProperty<T> {
   name: string;
@@ -40,7 +40,7 @@ export interface RunOptions {
 export interface RunResult {
   cases: number;
   failure: string | null;
-  /** Stalls that a replay of the same case did not repeat (the machine's, not the case's): reported, not failed. */
+  /** Stalls that a replay of the same case did not repeat (the machine's, not the case's): reported, failed if many. */
   unconfirmedStalls: string[];
 }
 
@@ -65,6 +65,16 @@ export async function runProperty(name: PropertyName, options: RunOptions): Prom
       ? { interruptAfterTimeLimit: options.timeLimitMs, markInterruptAsFailure: false }
       : {}),
   });
+  if (!details.failed && tooManyUnconfirmed(unconfirmedStalls.length, cases)) {
+    return {
+      cases,
+      unconfirmedStalls,
+      failure:
+        `property ${name}: ${unconfirmedStalls.length} of ${cases} cases stalled and a replay did not (more than ` +
+        `${MAX_UNCONFIRMED_SHARE * 100}%: a stall of the code's that is not every time, or a cold-process one):\n` +
+        `${unconfirmedStalls.join('\n')}\nreplay: npm run fuzz -- --property ${name} --seed ${options.seed} --runs ${cases}`,
+    };
+  }
   if (!details.failed) return { cases, failure: null, unconfirmedStalls };
   const report = fc.defaultReportMessage(details) ?? 'failed';
   return {

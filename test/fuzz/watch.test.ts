@@ -1,10 +1,27 @@
 // The fuzz watchdog itself: a real stall is caught and confirmed by replays; a stall that a replay does not repeat
-// is reported, not failed; every other broken invariant fails at once, without a replay.
+// is reported, not failed, unless such stalls are common; every other broken invariant (leaked handles included)
+// fails at once, without a replay.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CaseWatch, checkReport, STALL_MS, STALL_REPLAYS, StallError, withStallReplay } from './watch.js';
+import {
+  CaseWatch,
+  checkReport,
+  endCase,
+  resources,
+  STALL_MS,
+  STALL_REPLAYS,
+  StallError,
+  tooManyUnconfirmed,
+  withStallReplay,
+} from './watch.js';
 
 const none = (): boolean => false;
+
+/** checkReport's result thrown, as a harness's endCase does. */
+function check(r: ReturnType<CaseWatch['stop']>): void {
+  const stall = checkReport(r, none, 2 ** 30);
+  if (stall) throw stall;
+}
 
 /** A report as CaseWatch gives it, with the fields a test sets. */
 function report(over: Partial<ReturnType<CaseWatch['stop']>>): ReturnType<CaseWatch['stop']> {
@@ -21,11 +38,12 @@ describe('fuzz watchdog', () => {
     await new Promise((resolve) => setImmediate(resolve));
     const r = watch.stop();
     assert.ok(r.maxBusyMs > STALL_MS, `measured ${r.maxBusyMs} ms`);
-    assert.throws(() => checkReport(r, none, 2 ** 30), StallError);
+    assert.ok(checkReport(r, none, 2 ** 30) instanceof StallError);
   });
 
-  it('a stall alone is a StallError; with a crash beside it, a plain failure', () => {
-    assert.throws(() => checkReport(stalled, none, 2 ** 30), StallError);
+  it('a stall alone is a StallError returned; with a crash beside it, a plain failure thrown', () => {
+    assert.ok(checkReport(stalled, none, 2 ** 30) instanceof StallError);
+    assert.equal(checkReport(report({}), none, 2 ** 30), null);
     const crashed = report({ ...stalled, crashes: [new Error('boom')] });
     assert.throws(
       () => checkReport(crashed, none, 2 ** 30),
@@ -40,7 +58,7 @@ describe('fuzz watchdog', () => {
       withStallReplay(
         async () => {
           runs++;
-          checkReport(stalled, none, 2 ** 30);
+          check(stalled);
         },
         () => assert.fail('a repeated stall is not unconfirmed'),
       ),
@@ -54,13 +72,34 @@ describe('fuzz watchdog', () => {
     const heard: string[] = [];
     await withStallReplay(
       async () => {
-        if (runs++ === 0) checkReport(stalled, none, 2 ** 30);
+        if (runs++ === 0) check(stalled);
       },
       (s) => heard.push(s),
     );
     assert.equal(runs, 2);
     assert.equal(heard.length, 1);
     assert.match(heard[0] ?? '', /event loop held for 210 ms/);
+  });
+
+  it('a stalled run that leaked a handle fails on the leak, not the stall', async () => {
+    const baseline = resources();
+    const leak = setTimeout(() => {}, 60_000);
+    try {
+      await assert.rejects(
+        endCase(stalled, none, 2 ** 30, baseline),
+        (err: Error) => !(err instanceof StallError) && /leaked handles after the case: Timeout/.test(err.message),
+      );
+    } finally {
+      clearTimeout(leak);
+    }
+    await assert.rejects(endCase(stalled, none, 2 ** 30, baseline), StallError);
+  });
+
+  it('unconfirmed stalls in more than 1% of a run (and more than two) fail it', () => {
+    assert.equal(tooManyUnconfirmed(2, 10), false);
+    assert.equal(tooManyUnconfirmed(3, 10), true);
+    assert.equal(tooManyUnconfirmed(3, 300), false);
+    assert.equal(tooManyUnconfirmed(4, 300), true);
   });
 
   it('any other failure fails at once, without a replay', async () => {
@@ -83,7 +122,7 @@ describe('fuzz watchdog', () => {
     await assert.rejects(
       withStallReplay(
         async () => {
-          if (runs++ === 0) checkReport(stalled, none, 2 ** 30);
+          if (runs++ === 0) check(stalled);
           throw new Error('leaked handles after the case');
         },
         () => {},

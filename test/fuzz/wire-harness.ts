@@ -10,7 +10,7 @@ import { WebSocketServer } from '../../src/server.js';
 import { RawPeer as RawClient, type ServerFrame } from '../helpers/raw-peer.js';
 import { type RawPeer as RawServerPeer, RawServer } from '../helpers/raw-server.js';
 import { describeEnding, expectedOutcomes, type Outcome } from './oracle.js';
-import { CaseWatch, checkReport, deadline, FUZZ_TIMERS, HOSTILE, resources, resourcesReleased } from './watch.js';
+import { CaseWatch, deadline, endCase, FUZZ_TIMERS, HOSTILE, resources } from './watch.js';
 import { buildBytes, type WireCase, wireCaseArb, writes } from './wire-cases.js';
 
 /** Short timers make every case end fast; `closed` must settle within this after the last byte (plus slack). */
@@ -340,6 +340,5 @@ export async function runWireCase(input: WireInput): Promise<void> {
   if (failure) throw failure;
   // Wire cases install no hostile listener; an API case run just before in the same process may still report its
   // listeners' warnings (a client's 'close' can come after that case's checks).
-  checkReport(report, (w) => w.message.startsWith(HOSTILE), RSS_CAP);
-  await resourcesReleased(baseline);
+  await endCase(report, (w) => w.message.startsWith(HOSTILE), RSS_CAP, baseline);
 }
