@@ -3,7 +3,7 @@
 // dictionary. Small messages synchronously, large ones on zlib's threadpool; one message streamed in pieces (a
 // writer()) as a sequence of sync-flushed chunks.
 import { constants as zlibConstants, deflateRawSync, type ZlibOptions } from 'node:zlib';
-import { EMPTY } from '../protocol/constants.js';
+import { EMPTY, SYNC_TAIL } from '../protocol/constants.js';
 import type { ResolvedCompression } from './deflate-negotiation.js';
 import { type LiveDeflate, type LiveDeflatePool, livePool } from './live-deflate.js';
 import { deflateRawAsync } from './zlib-jobs.js';
@@ -21,8 +21,6 @@ const MIN_DEFLATE_WINDOW_BITS = 9;
  * is a maximum (RFC 7692 §7.1.2), so a peer that allowed 32 KiB accepts this.
  */
 const MAX_DEFLATE_WINDOW_BITS = 13;
-/** §7.2.1: a sync flush ends with an empty stored block, 00 00 ff ff, which the sender strips. */
-export const SYNC_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 export function sendWindowBits(bits: number): number {
   return Math.min(MAX_DEFLATE_WINDOW_BITS, Math.max(MIN_DEFLATE_WINDOW_BITS, bits));

@@ -1,5 +1,6 @@
 // The inflater's working state shared by its parts: the compressed input (a queue of pushed chunks read through a
 // 32-bit bit buffer, RFC 1951 §3.1.1 bit order), the output buffer being filled, and the current block's tables.
+import { SYNC_TAIL } from '../protocol/constants.js';
 import { InflateError } from './inflate-errors.js';
 import type { SlidingWindow } from './inflate-window.js';
 
@@ -8,8 +9,6 @@ import type { SlidingWindow } from './inflate-window.js';
  * monomorphic (a Uint8Array among Buffers deoptimized it: measured).
  */
 const EMPTY = Buffer.alloc(0);
-/** RFC 7692 §7.2.2: the receiver appends the sync-flush tail the sender removed. */
-const SYNC_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 /** The most input a dynamic block header can take: 14 + 19·3 bits, then 316 code lengths of at most 7 bits. */
 export const MAX_HEADER_BYTES = 320;
 /**

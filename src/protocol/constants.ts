@@ -1,4 +1,4 @@
-// Wire constants and default limits for RFC 6455 (§5.2 opcodes, §7.4 close codes, §4.2.2 GUID).
+// Wire constants and default limits for RFC 6455 (§5.2 opcodes, §7.4 close codes, §4.2.2 GUID) and RFC 7692's sync tail.
 
 /** Frame opcodes (RFC 6455 §5.2). */
 export const Opcode = {
@@ -67,6 +67,11 @@ export const MAX_CLOSE_REASON = 123;
 
 /** A shared empty payload (never written to). */
 export const EMPTY: Buffer = Buffer.alloc(0);
+/**
+ * RFC 7692 §7.2.1–7.2.2: a sync flush ends with an empty stored block, 00 00 ff ff, which the sender strips and the
+ * receiver appends again.
+ */
+export const SYNC_TAIL: Buffer = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 /**
