@@ -1,4 +1,4 @@
-// Wire constants and default limits for RFC 6455 (§5.2 opcodes, §7.4 close codes, §4.2.2 GUID) and RFC 7692's sync tail.
+// Wire constants and default limits: RFC 6455 (§5.2 opcodes, §7.4 close codes, §4.2.2 GUID), RFC 7692's sync tail.
 
 /** Frame opcodes (RFC 6455 §5.2). */
 export const Opcode = {
