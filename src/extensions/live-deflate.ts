@@ -16,6 +16,21 @@ export const MAX_LIVE_COMPRESSORS = 512;
  * for ever.
  */
 export const LIVE_SWEEP_MS = 5000;
+/*
+ * A live compressor saves zlib's priming only while its state (a 64 KiB hash table, window and chains) is still in the
+ * CPU's cache. Each message compressed elsewhere in between evicts some of it: one of 2 KiB already touches most of
+ * its own hash table, so traffic counts each message up to COLD_MESSAGE_BYTES. Measured in the demo server here (JSON
+ * echo, 4 s rounds alternated, server pinned to one core; µs of server CPU per echo, live against one-shot): 2 KiB
+ * over 10 connections 52 against 72, over 50 95 against 86 (8 rounds; 3 others ran 78 against 84), over 1,000 124
+ * against 114 (and 180 against 122 KiB of RSS per connection); 8 KiB over 10 connections 130 against 150, over 50
+ * 178 against 155. Smaller messages touch less of the state, so live stays ahead however cold: 256 B over 200
+ * connections 72 against 96, 1 KiB over 150 72 against 83. Hence the rule: a message of at least COLD_MESSAGE_BYTES,
+ * sent after more than COLD_GAP_BYTES of such traffic since this connection's last one (or as its first), goes
+ * one-shot and the connection's live compressor is released. In isolation (bench/live-cache-micro.ts) the cache
+ * holds more states and live wins up to ~100 connections: the server's own traffic evicts them sooner.
+ */
+export const COLD_GAP_BYTES = 64 * 1024;
+export const COLD_MESSAGE_BYTES = 2 * 1024;
 
 /** The part of node's zlib handle used here: synchronous writes into a caller's buffer, results in `writeState`. */
 interface ZlibHandle {
@@ -126,6 +141,9 @@ export class LiveDeflatePool {
   readonly #clock: Clock;
   readonly #live = new Set<LiveDeflate>();
   #timer: unknown = null;
+  /** Bytes compressed so far by every sender drawing from this pool, live or not, each message counted up to
+   * COLD_MESSAGE_BYTES: a clock of cache traffic. */
+  #traffic = 0;
 
   constructor(max = supported ? MAX_LIVE_COMPRESSORS : 0, clock: Clock = systemClock) {
     this.max = max;
@@ -134,6 +152,20 @@ export class LiveDeflatePool {
 
   get size(): number {
     return this.#live.size;
+  }
+
+  get traffic(): number {
+    return this.#traffic;
+  }
+
+  /** A sender compressed a message (or a piece) of `bytes`, by whatever path. */
+  count(bytes: number): void {
+    this.#traffic += Math.min(bytes, COLD_MESSAGE_BYTES);
+  }
+
+  /** Whether a message of `length` bytes, sent `gap` bytes of traffic after the sender's last one, is worth a live compressor. */
+  worthLive(length: number, gap: number): boolean {
+    return length < COLD_MESSAGE_BYTES || gap <= COLD_GAP_BYTES;
   }
 
   /** A new live compressor, or null when the pool is full (the caller then compresses one-shot). */

@@ -15,8 +15,9 @@ export * from './deflate-negotiation.js';
  * those bytes sees the same window a stream would: byte-compatible with a peer that keeps one stream (ws, browsers).
  * Priming costs time in proportion to the dictionary (a 2 KiB JSON message: 37 µs one-shot, 20 µs live, in
  * bench/threshold-micro.ts), so a connection that keeps sending gets a live zlib stream from a process-wide pool
- * (live-deflate.ts: at most 512, closed after 5–10 s unused); idle connections keep only the window. Our compressor never looks back more than 8 KiB (2^13), whatever
- * window was negotiated (a window is a maximum, RFC 7692 §7.1.2).
+ * (live-deflate.ts: at most 512, closed after 5–10 s unused, or once so many others compress that its state has left
+ * the CPU's cache and priming is cheaper); idle connections keep only the window. Our compressor never looks back
+ * more than 8 KiB (2^13), whatever window was negotiated (a window is a maximum, RFC 7692 §7.1.2).
  *
  * Receiving: our inflater decodes straight against its window, with nothing to prime, so a tiny message costs about
  * what it costs uncompressed; it inflates as fragments arrive, in slices, and stops at the size limit.

@@ -7,7 +7,14 @@ import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
 import { DeflateSender, SYNC_DEFLATE_MAX } from '../../src/extensions/deflate-sender.js';
 import { resolveCompression } from '../../src/extensions/permessage-deflate.js';
-import { LIVE_SWEEP_MS, LiveDeflate, LiveDeflatePool, type LiveOptions } from '../../src/extensions/live-deflate.js';
+import {
+  COLD_GAP_BYTES,
+  COLD_MESSAGE_BYTES,
+  LIVE_SWEEP_MS,
+  LiveDeflate,
+  LiveDeflatePool,
+  type LiveOptions,
+} from '../../src/extensions/live-deflate.js';
 import { prng, textOfSize } from '../helpers/deflate-peer.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 
@@ -185,6 +192,97 @@ describe('DeflateSender with live compressors: the peer always decodes', () => {
     assert.equal(pool.size, 0);
     assert.deepEqual(await inflate(await send(sender, msgs[1]!)), msgs[1]);
     assert.equal(pool.size, 0);
+  });
+});
+
+/** `count` JSON messages of `size` bytes each (a JSON-ish text cut to size: compressible, each one different). */
+function sized(count: number, size: number, seed: number): Buffer[] {
+  const rand = prng(seed);
+  return Array.from({ length: count }, () => Buffer.from(textOfSize(size, rand)));
+}
+
+describe('live compressors only where they pay: a cold state costs more than priming a fresh one', () => {
+  it('the rule: small messages always may; others only within COLD_GAP_BYTES of traffic', () => {
+    const pool = new LiveDeflatePool(4, new ManualClock());
+    assert.equal(pool.worthLive(COLD_MESSAGE_BYTES - 1, Number.POSITIVE_INFINITY), true);
+    assert.equal(pool.worthLive(COLD_MESSAGE_BYTES, COLD_GAP_BYTES), true);
+    assert.equal(pool.worthLive(COLD_MESSAGE_BYTES, COLD_GAP_BYTES + 1), false);
+    assert.equal(pool.worthLive(COLD_MESSAGE_BYTES, Number.POSITIVE_INFINITY), false);
+  });
+
+  it('a lone busy connection: its first large message goes one-shot, the next ones live, all decodable', async () => {
+    const pool = new CountingPool(4, new ManualClock());
+    const sender = new DeflateSender(15, true, CFG, pool);
+    const inflate = peer();
+    const [first, ...rest] = sized(6, COLD_MESSAGE_BYTES, 30);
+    assert.deepEqual(await inflate(await send(sender, first!)), first);
+    assert.equal(pool.size, 0, 'one message says nothing about the next: no zlib stream opened for it');
+    for (const msg of rest) assert.deepEqual(await inflate(await send(sender, msg)), msg);
+    assert.equal(pool.size, 1);
+    assert.equal(pool.acquired, 1);
+  });
+
+  it('many busy connections round-robin: nobody takes a compressor, and every peer decodes', async () => {
+    const pool = new CountingPool(64, new ManualClock());
+    // Enough connections that the others compress more than COLD_GAP_BYTES between two messages of one.
+    const count = Math.ceil(COLD_GAP_BYTES / COLD_MESSAGE_BYTES) + 2;
+    const senders = Array.from({ length: count }, () => new DeflateSender(15, true, CFG, pool));
+    const peers = senders.map(() => peer());
+    for (let round = 0; round < 4; round++) {
+      const msgs = sized(count, COLD_MESSAGE_BYTES, 40 + round);
+      for (let i = 0; i < count; i++) assert.deepEqual(await peers[i]!(await send(senders[i]!, msgs[i]!)), msgs[i]);
+    }
+    assert.equal(pool.acquired, 0);
+  });
+
+  it('a compressor gone cold is released at the next large message, taken again once warm, windows in step', async () => {
+    const pool = new CountingPool(4, new ManualClock());
+    const sender = new DeflateSender(15, true, CFG, pool);
+    const other = new DeflateSender(15, true, CFG, pool);
+    const inflate = peer();
+    const otherPeer = peer();
+    const msgs = sized(5, COLD_MESSAGE_BYTES, 50);
+    for (const msg of msgs.slice(0, 2)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
+    assert.equal(pool.size, 1);
+    // Another connection compresses more than the gap (one-shot and then live: it is busy).
+    for (const msg of sized(Math.ceil(COLD_GAP_BYTES / COLD_MESSAGE_BYTES) + 1, COLD_MESSAGE_BYTES, 51))
+      assert.deepEqual(await otherPeer(await send(other, msg)), msg);
+    other.dispose();
+    assert.equal(pool.size, 1, "the first connection's compressor is still open");
+    assert.deepEqual(await inflate(await send(sender, msgs[2]!)), msgs[2]);
+    assert.equal(pool.size, 0, 'released: it went cold');
+    // Its window is still the peer's: the repeat of a message just sent is a back-reference.
+    const repeat = await send(sender, msgs[2]!);
+    assert.ok(repeat.length < msgs[2]!.length / 4, `repeat took ${repeat.length} bytes`);
+    assert.deepEqual(await inflate(repeat), msgs[2]);
+    assert.equal(pool.size, 1, 'taken again: the connection is busy and nobody else compressed in between');
+    for (const msg of msgs.slice(3)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
+  });
+
+  it('a large message counts as COLD_MESSAGE_BYTES of traffic: ten connections of 8 KiB messages stay live', async () => {
+    const pool = new CountingPool(16, new ManualClock());
+    const senders = Array.from({ length: 10 }, () => new DeflateSender(15, true, CFG, pool));
+    const peers = senders.map(() => peer());
+    for (let round = 0; round < 3; round++) {
+      const msgs = sized(senders.length, 4 * COLD_MESSAGE_BYTES, 70 + round);
+      for (let i = 0; i < senders.length; i++)
+        assert.deepEqual(await peers[i]!(await send(senders[i]!, msgs[i]!)), msgs[i]);
+    }
+    assert.equal(pool.size, senders.length);
+    assert.equal(pool.acquired, senders.length, 'each taken once, on its second message, and kept');
+  });
+
+  it('small messages keep their compressor however much others compressed in between', async () => {
+    const pool = new CountingPool(4, new ManualClock());
+    const sender = new DeflateSender(15, true, CFG, pool);
+    const other = new DeflateSender(15, true, CFG, pool);
+    const inflate = peer();
+    const small = sized(3, COLD_MESSAGE_BYTES - 1, 60);
+    assert.deepEqual(await inflate(await send(sender, small[0]!)), small[0]);
+    for (const msg of sized(4, COLD_GAP_BYTES / 2, 61)) await send(other, msg);
+    for (const msg of small.slice(1)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
+    assert.equal(pool.size, 2, 'the small sender kept its compressor; the busy large one has its own');
+    assert.equal(pool.acquired, 2);
   });
 });
 
