@@ -17,7 +17,7 @@ const CFG = resolveCompression('dedicated')!;
 
 /** A pool that hands out compressors whatever the traffic: the rule switched off. */
 class AlwaysLivePool extends LiveDeflatePool {
-  override worthLive(): boolean {
+  override mayTake(): boolean {
     return true;
   }
 }

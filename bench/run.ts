@@ -8,7 +8,8 @@ import { cpus, loadavg, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Job, JobReply, Metrics } from './loadgen.js';
+import type { Job, Metrics } from './loadgen.js';
+import { askLoadgen } from './lib/ask-loadgen.js';
 import { canPin, LOADGEN_CORE, SERVER_CORE } from './lib/cores.js';
 import { listeningPort } from './lib/listening.js';
 import { summarizeProfile } from './lib/profile.js';
@@ -206,22 +207,7 @@ async function runLoadgen(spec: JobSpec, server: RunningServer): Promise<Metrics
   children.add(proc);
   const limitMs = 180_000;
   try {
-    return await new Promise<Metrics>((resolveJob, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`load generator gave no answer in ${limitMs / 1000} s`)),
-        limitMs,
-      );
-      proc.once('message', (reply: JobReply) => {
-        clearTimeout(timer);
-        if (reply.ok) resolveJob(reply.metrics);
-        else reject(new Error(reply.error));
-      });
-      proc.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`load generator exited with ${code}`));
-      });
-      proc.send(job);
-    });
+    return await askLoadgen(proc, job, limitMs);
   } finally {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     children.delete(proc);

@@ -51,16 +51,25 @@ export function slide(window: Buffer, data: Buffer, keep: number): Buffer {
   return next;
 }
 
-function zlibOptions(windowBits: number, cfg: ResolvedCompression, dictionary: Buffer): ZlibOptions {
+/**
+ * Options of a one-shot call on `input` bytes. zlib writes into chunkSize buffers and a synchronous result is a view
+ * of the first: sized to the input (compressed output rarely exceeds it, and then comes in two pieces, still whole)
+ * instead of zlib's 16 KiB, so a 2 KiB message does not keep 16 KiB alive until the socket has written it.
+ */
+function zlibOptions(windowBits: number, cfg: ResolvedCompression, dictionary: Buffer, input: number): ZlibOptions {
   const options: ZlibOptions = {
     finishFlush: zlibConstants.Z_SYNC_FLUSH,
     windowBits: sendWindowBits(windowBits),
     level: cfg.level,
     memLevel: cfg.memLevel,
+    chunkSize: Math.min(zlibConstants.Z_DEFAULT_CHUNK, Math.max(zlibConstants.Z_MIN_CHUNK, input + ONE_SHOT_SLACK)),
   };
   if (dictionary.length > 0) options.dictionary = dictionary;
   return options;
 }
+
+/** Room past the input for a block header and the sync-flush tail, so an output as large as its input is one piece. */
+const ONE_SHOT_SLACK = 64;
 
 /** §7.2.1 step 3: removes the 4-octet tail. An empty message leaves the single byte 00 (§7.2.3.6). */
 function stripTail(out: Buffer): Buffer {
@@ -79,7 +88,7 @@ export function deflateMessage(
   cfg: ResolvedCompression,
   dictionary: Buffer,
 ): Buffer | Promise<Buffer> {
-  const options = zlibOptions(windowBits, cfg, dictionary);
+  const options = zlibOptions(windowBits, cfg, dictionary, data.length);
   if (data.length <= SYNC_DEFLATE_MAX) return stripTail(deflateRawSync(data, options));
   // The dictionary is copied by zlib when the job starts, but it may wait for a free thread: give it its own copy.
   if (options.dictionary) options.dictionary = Buffer.from(dictionary);
@@ -105,8 +114,8 @@ export class DeflateSender {
   #streamWindow: Buffer = EMPTY;
   #live: LiveDeflate | null = null;
   /**
-   * The pool's traffic just after this sender's last compression. None yet counts as long ago: a first large message
-   * goes one-shot, so only a connection seen to be busy takes a compressor (a burst of them opened by first messages and
+   * The pool's traffic just after this sender's last compression. None yet counts as long ago: a first message goes
+   * one-shot, so only a connection seen to be busy takes a compressor (a burst of them opened by first messages and
    * closed by second ones left ~30 MiB of fragmented heap over 1,000 connections).
    */
   #mark = Number.NEGATIVE_INFINITY;
@@ -138,9 +147,10 @@ export class DeflateSender {
     this.#pending = true;
     const gap = this.#count(data.length);
     // Large ones go to the threadpool, past it; one whose compressor went cold in the meantime is cheaper one-shot.
-    if (refused || data.length > SYNC_DEFLATE_MAX || !this.#pool.worthLive(data.length, gap)) this.#dropLive();
+    if (refused || data.length > SYNC_DEFLATE_MAX || !this.#pool.mayKeep(data.length, gap)) this.#dropLive();
     else if (this.#keep > 0 && data.length > 0) {
-      const live = this.#liveCompressor();
+      // Only a warm message takes a compressor: sizes alternating on a busy server must not open one per message.
+      const live = this.#pool.mayTake(gap) ? this.#liveCompressor() : this.#heldLive();
       if (live !== null) {
         try {
           return stripTail(live.compress(data));
@@ -151,6 +161,12 @@ export class DeflateSender {
       }
     }
     return deflateMessage(data, this.windowBits, this.#cfg, this.#window);
+  }
+
+  /** A payload without context, for many peers (see PerMessageDeflate.compressStateless); counted as traffic. */
+  compressStateless(data: Buffer): Buffer | Promise<Buffer> {
+    this.#count(data.length);
+    return deflateMessage(data, this.windowBits, this.#cfg, EMPTY);
   }
 
   commit(data: Buffer): void {
@@ -169,7 +185,7 @@ export class DeflateSender {
     this.#count(piece.length);
     const own = this.#keep === 0;
     const dictionary = own ? this.#streamWindow : this.#window;
-    const options = zlibOptions(this.windowBits, this.#cfg, dictionary);
+    const options = zlibOptions(this.windowBits, this.#cfg, dictionary, piece.length);
     let out: Buffer | Promise<Buffer>;
     if (piece.length <= SYNC_DEFLATE_MAX) {
       const raw = deflateRawSync(piece, options);
@@ -196,9 +212,13 @@ export class DeflateSender {
     this.#dropLive();
   }
 
-  #liveCompressor(): LiveDeflate | null {
+  #heldLive(): LiveDeflate | null {
     if (this.#live?.closed) this.#live = null; // swept for idleness
-    if (this.#live === null && !this.#disposed) {
+    return this.#live;
+  }
+
+  #liveCompressor(): LiveDeflate | null {
+    if (this.#heldLive() === null && !this.#disposed) {
       this.#live = this.#pool.acquire({
         windowBits: sendWindowBits(this.windowBits),
         level: this.#cfg.level,
@@ -209,11 +229,16 @@ export class DeflateSender {
     return this.#live;
   }
 
-  /** Counts `bytes` compressed into the pool's traffic; returns how much others compressed since this sender last did. */
+  /**
+   * Counts `bytes` compressed into the pool's traffic; returns how much others compressed since this sender last did.
+   * An empty message touches nothing of zlib's state, so it does not make a cold compressor look warm.
+   */
   #count(bytes: number): number {
     const gap = this.#pool.traffic - this.#mark;
-    this.#pool.count(bytes);
-    this.#mark = this.#pool.traffic;
+    if (bytes > 0) {
+      this.#pool.count(bytes);
+      this.#mark = this.#pool.traffic;
+    }
     return gap;
   }
 

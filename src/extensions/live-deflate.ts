@@ -18,18 +18,23 @@ export const MAX_LIVE_COMPRESSORS = 512;
 export const LIVE_SWEEP_MS = 5000;
 /*
  * A live compressor saves zlib's priming only while its state (a 64 KiB hash table, window and chains) is still in the
- * CPU's cache. Each message compressed elsewhere in between evicts some of it: one of 2 KiB already touches most of
- * its own hash table, so traffic counts each message up to COLD_MESSAGE_BYTES. Measured in the demo server here (JSON
- * echo, 4 s rounds alternated, server pinned to one core; µs of server CPU per echo, live against one-shot): 2 KiB
- * over 10 connections 52 against 72, over 50 95 against 86 (8 rounds; 3 others ran 78 against 84), over 1,000 124
- * against 114 (and 180 against 122 KiB of RSS per connection); 8 KiB over 10 connections 130 against 150, over 50
- * 178 against 155. Smaller messages touch less of the state, so live stays ahead however cold: 256 B over 200
- * connections 72 against 96, 1 KiB over 150 72 against 83. Hence the rule: a message of at least COLD_MESSAGE_BYTES,
- * sent after more than COLD_GAP_BYTES of such traffic since this connection's last one (or as its first), goes
- * one-shot and the connection's live compressor is released. In isolation (bench/live-cache-micro.ts) the cache
- * holds more states and live wins up to ~100 connections: the server's own traffic evicts them sooner.
+ * CPU's cache. Each message compressed elsewhere in between evicts some of it, and one of 2 KiB already touches most
+ * of its own hash table, so the pool's traffic counts each message up to COLD_MESSAGE_BYTES. A message of at least
+ * COLD_MESSAGE_BYTES sent after more than COLD_GAP_BYTES of traffic since the connection's last one goes one-shot and
+ * releases the connection's compressor: priming a fresh, hot state costs less than the misses, and holds no state
+ * between messages. Smaller messages touch less of the state and keep a compressor they hold. Only a message within
+ * WARM_GAP_BYTES takes one. The band between is wide because the gap one connection sees varies from message to
+ * message (others may be answered twice while it waits): a narrow band (64/96 KiB) cost 16 % more CPU and 25 % more
+ * RSS than always-live over 30 connections, whose mean gap (58 KiB) sits below both, most likely by opening and
+ * closing streams on the outliers. Measured in the demo server (2 KiB JSON
+ * echo both ways, always-live against always-one-shot, µs of server CPU per echo): over 50 connections 49.5 against
+ * 65.2, over 100 75.3 against 74.0, over 200 73.4 against 70.2 (and 289 against 221 KiB of RSS per connection), over
+ * 400 75.7 against 69.0; in isolation (bench/live-cache-micro.ts) it crosses near 100 too. So a compressor is taken
+ * below ~64 busy connections of 2 KiB and released beyond ~192. Figures and commands:
+ * bench/results/2026-12-02-live-ab.md.
  */
-export const COLD_GAP_BYTES = 64 * 1024;
+export const WARM_GAP_BYTES = 128 * 1024;
+export const COLD_GAP_BYTES = 384 * 1024;
 export const COLD_MESSAGE_BYTES = 2 * 1024;
 
 /** The part of node's zlib handle used here: synchronous writes into a caller's buffer, results in `writeState`. */
@@ -141,8 +146,12 @@ export class LiveDeflatePool {
   readonly #clock: Clock;
   readonly #live = new Set<LiveDeflate>();
   #timer: unknown = null;
-  /** Bytes compressed so far by every sender drawing from this pool, live or not, each message counted up to
-   * COLD_MESSAGE_BYTES: a clock of cache traffic. */
+  /**
+   * Bytes compressed so far by every sender drawing from this pool, live or not, each message counted up to
+   * COLD_MESSAGE_BYTES: a clock of cache traffic. (Counting one-shot calls as a whole state swept would be closer,
+   * but would keep a busy server of small messages one-shot for ever: none would ever look warm enough to take one.)
+   * A double: adding at most 2 KiB per message stays exact for 2^53 bytes, decades at any real rate.
+   */
   #traffic = 0;
 
   constructor(max = supported ? MAX_LIVE_COMPRESSORS : 0, clock: Clock = systemClock) {
@@ -163,8 +172,13 @@ export class LiveDeflatePool {
     this.#traffic += Math.min(bytes, COLD_MESSAGE_BYTES);
   }
 
-  /** Whether a message of `length` bytes, sent `gap` bytes of traffic after the sender's last one, is worth a live compressor. */
-  worthLive(length: number, gap: number): boolean {
+  /** Whether a sender whose last message was `gap` bytes of traffic ago may take a compressor: it is warm. */
+  mayTake(gap: number): boolean {
+    return gap <= WARM_GAP_BYTES;
+  }
+
+  /** Whether a sender holding one keeps using it for a message of `length` bytes: not cold, or too small to miss much. */
+  mayKeep(length: number, gap: number): boolean {
     return length < COLD_MESSAGE_BYTES || gap <= COLD_GAP_BYTES;
   }
 

@@ -3,9 +3,9 @@
 // threadpool) and its receiving half
 // (inflate.ts: our own inflater, whose sliding window carries context takeover from message to message).
 import { ProtocolError } from '../errors.js';
-import { CloseCode, EMPTY } from '../protocol/constants.js';
+import { CloseCode } from '../protocol/constants.js';
 import { type DeflateParams, MIN_WINDOW_BITS, type ResolvedCompression } from './deflate-negotiation.js';
-import { DeflateSender, deflateMessage, sendWindowBits } from './deflate-sender.js';
+import { DeflateSender, sendWindowBits } from './deflate-sender.js';
 import { InflateError, InflateLimitError, Inflater, type InflateStatus } from './inflate.js';
 
 export * from './deflate-negotiation.js';
@@ -108,7 +108,7 @@ export class PerMessageDeflate {
   compressStateless(data: Buffer): Buffer | Promise<Buffer> {
     // With context takeover the peer would add this message to its window but we would not: later messages corrupt.
     if (!this.shareable) throw new TypeError('compressStateless() needs no context takeover on the sending side');
-    return deflateMessage(data, this.sendWindowBits, this.#cfg, EMPTY);
+    return this.#send.compressStateless(data);
   }
 
   /** Bytes currently held in the two windows (bounded by `retainedWindowBytes(params, role)`). */

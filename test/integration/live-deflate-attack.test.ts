@@ -1,10 +1,11 @@
 // Attacks on live compressors (src/extensions/live-deflate.ts) over real sockets: every way a connection can end gives
 // its compressor back to the pool, both roles share the one pool, connections beyond the cap still decode, and
-// writer() streams interleaved with send() keep the peer's window in step.
+// writer() streams interleaved with send() keep the peer's window in step. A connection's first message is compressed
+// one-shot (only a connection seen to be busy takes a live compressor), so each test sends at least two.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type Connection, connect, type Message, WebSocketServer } from '../../src/index.js';
-import { livePool, MAX_LIVE_COMPRESSORS } from '../../src/extensions/live-deflate.js';
+import { livePool, MAX_LIVE_COMPRESSORS, WARM_GAP_BYTES } from '../../src/extensions/live-deflate.js';
 import { SYNC_DEFLATE_MAX } from '../../src/extensions/deflate-sender.js';
 import { startH2Server } from '../helpers/h2.js';
 import { DeflatePeer, prng, textOfSize } from '../helpers/deflate-peer.js';
@@ -87,6 +88,9 @@ describe('live compressors: both roles, every end', () => {
     const msg = textOfSize(2000, prng(4));
     await peer.send(msg);
     await peer.expectEcho(msg);
+    assert.equal(livePool.size, before, 'a first message goes one-shot');
+    await peer.send(msg);
+    await peer.expectEcho(msg);
     assert.equal(livePool.size, before + 1);
     const [server] = [...wss.clients];
     // A text frame with RSV2 set: 1002.
@@ -95,29 +99,38 @@ describe('live compressors: both roles, every end', () => {
     assert.equal(livePool.size, before);
   });
 
-  test('wss.close() gives back every live compressor of its connections', async () => {
+  test('wss.close() gives back every live compressor of its connections', async (t) => {
     const wss = echoServer();
     const { port } = await wss.listen(0);
     const before = livePool.size;
     const peers = await Promise.all(Array.from({ length: 20 }, () => DeflatePeer.open(port, { path: '/' })));
+    // Also on failure: an open peer socket would keep this test file's process alive.
+    t.after(async () => {
+      for (const p of peers) p.close();
+      await wss.close();
+    });
     const msg = textOfSize(1500, prng(5));
     for (const p of peers) {
-      await p.send(msg);
-      await p.expectEcho(msg);
+      for (let i = 0; i < 2; i++) {
+        await p.send(msg);
+        await p.expectEcho(msg);
+      }
     }
     assert.equal(livePool.size, before + 20);
     await wss.close();
     await waitUntil(() => livePool.size === before, 'the pool emptied', WAIT);
-    for (const p of peers) p.close();
   });
 
   test('more connections than the cap: every one decodes, and the pool is back to where it was after', async (t) => {
-    const wss = echoServer();
+    const wss = echoServer({ compression: { mode: 'dedicated', threshold: 0 } });
     const { port } = await wss.listen(0);
     t.after(() => wss.close());
     const before = livePool.size;
     const n = MAX_LIVE_COMPRESSORS + 40;
     const peers: DeflatePeer[] = [];
+    t.after(() => {
+      for (const p of peers) p.close();
+    });
     for (let i = 0; i < n; i += 50) {
       peers.push(
         ...(await Promise.all(
@@ -126,7 +139,10 @@ describe('live compressors: both roles, every end', () => {
       );
     }
     const rand = prng(6);
-    const msgs = Array.from({ length: 4 }, () => textOfSize(1200, rand));
+    // Small enough that the other connections compress less than the warm gap between two of one connection's
+    // messages, so every connection asks for a live compressor from its second message on.
+    const size = Math.floor(WARM_GAP_BYTES / n) - 16;
+    const msgs = Array.from({ length: 4 }, () => textOfSize(size, rand));
     for (const round of msgs) {
       await Promise.all(
         peers.map(async (p) => {

@@ -14,6 +14,7 @@ import {
   LiveDeflate,
   LiveDeflatePool,
   type LiveOptions,
+  WARM_GAP_BYTES,
 } from '../../src/extensions/live-deflate.js';
 import { prng, textOfSize } from '../helpers/deflate-peer.js';
 import { ManualClock } from '../helpers/manual-clock.js';
@@ -202,12 +203,63 @@ function sized(count: number, size: number, seed: number): Buffer[] {
 }
 
 describe('live compressors only where they pay: a cold state costs more than priming a fresh one', () => {
-  it('the rule: small messages always may; others only within COLD_GAP_BYTES of traffic', () => {
+  it('the rule: taken within WARM_GAP_BYTES of traffic, kept within COLD_GAP_BYTES, and beyond for small messages', () => {
     const pool = new LiveDeflatePool(4, new ManualClock());
-    assert.equal(pool.worthLive(COLD_MESSAGE_BYTES - 1, Number.POSITIVE_INFINITY), true);
-    assert.equal(pool.worthLive(COLD_MESSAGE_BYTES, COLD_GAP_BYTES), true);
-    assert.equal(pool.worthLive(COLD_MESSAGE_BYTES, COLD_GAP_BYTES + 1), false);
-    assert.equal(pool.worthLive(COLD_MESSAGE_BYTES, Number.POSITIVE_INFINITY), false);
+    assert.equal(pool.mayTake(WARM_GAP_BYTES), true);
+    assert.equal(pool.mayTake(WARM_GAP_BYTES + 1), false);
+    assert.equal(pool.mayTake(Number.POSITIVE_INFINITY), false, 'a first message is never warm');
+    assert.equal(pool.mayKeep(COLD_MESSAGE_BYTES - 1, Number.POSITIVE_INFINITY), true);
+    assert.equal(pool.mayKeep(COLD_MESSAGE_BYTES, COLD_GAP_BYTES), true);
+    assert.equal(pool.mayKeep(COLD_MESSAGE_BYTES, COLD_GAP_BYTES + 1), false);
+    pool.count(0);
+    pool.count(100);
+    pool.count(10 * COLD_MESSAGE_BYTES);
+    assert.equal(pool.traffic, 100 + COLD_MESSAGE_BYTES, 'each message counts up to COLD_MESSAGE_BYTES');
+  });
+
+  it('a first message, however small, takes no compressor; the second, warm, does', async () => {
+    const pool = new CountingPool(4, new ManualClock());
+    const sender = new DeflateSender(15, true, CFG, pool);
+    const inflate = peer();
+    const [hello, next] = sized(2, 300, 31);
+    assert.deepEqual(await inflate(await send(sender, hello!)), hello);
+    assert.equal(pool.acquired, 0);
+    assert.deepEqual(await inflate(await send(sender, next!)), next);
+    assert.equal(pool.acquired, 1);
+  });
+
+  for (const [count, live] of [
+    [WARM_GAP_BYTES / COLD_MESSAGE_BYTES + 1, true],
+    [WARM_GAP_BYTES / COLD_MESSAGE_BYTES + 2, false],
+  ] as const) {
+    it(`${count} connections of ${COLD_MESSAGE_BYTES}-byte messages in turn: ${live ? 'each takes one' : 'none takes one'}`, async () => {
+      const pool = new CountingPool(count, new ManualClock());
+      const senders = Array.from({ length: count }, () => new DeflateSender(15, true, CFG, pool));
+      const peers = senders.map(() => peer());
+      for (let round = 0; round < 3; round++) {
+        const msgs = sized(count, COLD_MESSAGE_BYTES, 40 + round);
+        for (let i = 0; i < count; i++) assert.deepEqual(await peers[i]!(await send(senders[i]!, msgs[i]!)), msgs[i]);
+      }
+      assert.equal(pool.acquired, live ? count : 0);
+      assert.equal(pool.size, live ? count : 0);
+    });
+  }
+
+  it('traffic hovering between the two thresholds opens one compressor, not one every other message', async () => {
+    const pool = new CountingPool(4, new ManualClock());
+    const sender = new DeflateSender(15, true, CFG, pool);
+    const other = new DeflateSender(15, true, CFG, pool);
+    const inflate = peer();
+    const msgs = sized(12, COLD_MESSAGE_BYTES, 90);
+    // Between this connection's messages the others compress just within the warm gap, then just within the cold one.
+    const gaps = [WARM_GAP_BYTES, COLD_GAP_BYTES].map((gap) =>
+      sized(gap / COLD_MESSAGE_BYTES - 1, COLD_MESSAGE_BYTES, 91),
+    );
+    for (const [i, msg] of msgs.entries()) {
+      for (const between of gaps[i % 2]!) await send(other, between);
+      assert.deepEqual(await inflate(await send(sender, msg)), msg);
+    }
+    assert.equal(pool.acquired, 2, `${pool.acquired} zlib streams opened: one for each connection`);
   });
 
   it('a lone busy connection: its first large message goes one-shot, the next ones live, all decodable', async () => {
@@ -220,19 +272,6 @@ describe('live compressors only where they pay: a cold state costs more than pri
     for (const msg of rest) assert.deepEqual(await inflate(await send(sender, msg)), msg);
     assert.equal(pool.size, 1);
     assert.equal(pool.acquired, 1);
-  });
-
-  it('many busy connections round-robin: nobody takes a compressor, and every peer decodes', async () => {
-    const pool = new CountingPool(64, new ManualClock());
-    // Enough connections that the others compress more than COLD_GAP_BYTES between two messages of one.
-    const count = Math.ceil(COLD_GAP_BYTES / COLD_MESSAGE_BYTES) + 2;
-    const senders = Array.from({ length: count }, () => new DeflateSender(15, true, CFG, pool));
-    const peers = senders.map(() => peer());
-    for (let round = 0; round < 4; round++) {
-      const msgs = sized(count, COLD_MESSAGE_BYTES, 40 + round);
-      for (let i = 0; i < count; i++) assert.deepEqual(await peers[i]!(await send(senders[i]!, msgs[i]!)), msgs[i]);
-    }
-    assert.equal(pool.acquired, 0);
   });
 
   it('a compressor gone cold is released at the next large message, taken again once warm, windows in step', async () => {
@@ -272,17 +311,45 @@ describe('live compressors only where they pay: a cold state costs more than pri
     assert.equal(pool.acquired, senders.length, 'each taken once, on its second message, and kept');
   });
 
-  it('small messages keep their compressor however much others compressed in between', async () => {
+  it('small messages keep their compressor however much others compressed in between; a large one then does not', async () => {
     const pool = new CountingPool(4, new ManualClock());
     const sender = new DeflateSender(15, true, CFG, pool);
     const other = new DeflateSender(15, true, CFG, pool);
     const inflate = peer();
-    const small = sized(3, COLD_MESSAGE_BYTES - 1, 60);
-    assert.deepEqual(await inflate(await send(sender, small[0]!)), small[0]);
-    for (const msg of sized(4, COLD_GAP_BYTES / 2, 61)) await send(other, msg);
-    for (const msg of small.slice(1)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
-    assert.equal(pool.size, 2, 'the small sender kept its compressor; the busy large one has its own');
-    assert.equal(pool.acquired, 2);
+    const small = sized(4, COLD_MESSAGE_BYTES - 1, 60);
+    for (const msg of small.slice(0, 2)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
+    assert.equal(pool.size, 1);
+    const othersTraffic = (): Promise<void> =>
+      (async () => {
+        const before = pool.traffic;
+        for (const msg of sized(Math.ceil(COLD_GAP_BYTES / COLD_MESSAGE_BYTES) + 1, COLD_MESSAGE_BYTES, 61))
+          await send(other, msg);
+        assert.ok(pool.traffic - before > COLD_GAP_BYTES);
+      })();
+    await othersTraffic();
+    assert.deepEqual(await inflate(await send(sender, small[2]!)), small[2]);
+    assert.equal(pool.size, 2, 'the small sender kept its compressor; the busy other one has its own');
+    await othersTraffic();
+    // An empty message touches no state: it does not make the cold compressor look warm for the next one.
+    assert.deepEqual(await inflate(await send(sender, Buffer.alloc(0))), Buffer.alloc(0));
+    const large = sized(1, COLD_MESSAGE_BYTES, 62)[0]!;
+    assert.deepEqual(await inflate(await send(sender, large)), large);
+    assert.equal(pool.size, 1, 'released: cold, and large enough to miss');
+    assert.deepEqual(await inflate(await send(sender, small[3]!)), small[3]);
+  });
+
+  it('pieces of a streamed message count as traffic too', async () => {
+    const pool = new CountingPool(4, new ManualClock());
+    const sender = new DeflateSender(15, true, CFG, pool);
+    const streamer = new DeflateSender(15, true, CFG, pool);
+    const inflate = peer();
+    const msgs = sized(3, COLD_MESSAGE_BYTES, 63);
+    for (const msg of msgs.slice(0, 2)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
+    assert.equal(pool.size, 1);
+    const pieces = sized(Math.ceil(COLD_GAP_BYTES / COLD_MESSAGE_BYTES) + 1, COLD_MESSAGE_BYTES, 64);
+    for (const [i, piece] of pieces.entries()) await streamer.streamChunk(piece, i === pieces.length - 1);
+    assert.deepEqual(await inflate(await send(sender, msgs[2]!)), msgs[2]);
+    assert.equal(pool.size, 0);
   });
 });
 
@@ -333,6 +400,22 @@ describe('live compressors: failures and costs', () => {
       assert.deepEqual(await inflate(await send(sender, msg)), msg);
     }
     assert.equal(pool.size, 1, 'a live compressor again once messages are committed');
+  });
+
+  it('a one-shot payload keeps no 16 KiB zlib chunk alive (it is its own size, or a share of the 8 KiB pool)', async () => {
+    const sender = new DeflateSender(15, true, CFG, new LiveDeflatePool(0));
+    const inflate = peer();
+    for (const msg of sized(4, COLD_MESSAGE_BYTES, 80)) {
+      const payload = await send(sender, msg);
+      const behind = payload.buffer.byteLength;
+      assert.ok(behind < zlib.constants.Z_DEFAULT_CHUNK, `${behind} bytes behind a ${payload.length}-byte payload`);
+      assert.deepEqual(await inflate(payload), msg);
+    }
+    // Incompressible input larger than its chunk still comes out whole.
+    const rand = prng(81);
+    const noise = Buffer.alloc(4096);
+    for (let i = 0; i < noise.length; i++) noise[i] = Math.floor(rand() * 256);
+    assert.deepEqual(await inflate(await send(sender, noise)), noise);
   });
 
   it('an open compressor holds no 16 KiB stream output buffer (it writes into the shared scratch)', () => {
