@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Job, Metrics } from './loadgen.js';
 import { askLoadgen } from './lib/ask-loadgen.js';
-import { canPin, LOADGEN_CORE, SERVER_CORE } from './lib/cores.js';
+import { canPin, hardFdLimit, LOADGEN_CORE, pinnedCommand, SERVER_CORE } from './lib/cores.js';
 import { listeningPort } from './lib/listening.js';
 import { summarizeProfile } from './lib/profile.js';
 import {
@@ -143,10 +143,7 @@ let fdHard = 1024;
 
 /** `prlimit` raises the soft fd limit to the hard one; `taskset` pins to a core; both exec the real command. */
 function wrap(core: string, argv: string[]): string[] {
-  const out: string[] = [];
-  out.push('prlimit', `--nofile=${fdHard}:${fdHard}`);
-  if (pinning) out.push('taskset', '-c', core);
-  return [...out, ...argv];
+  return pinnedCommand(core, argv, fdHard, pinning);
 }
 
 interface RunningServer {
@@ -436,7 +433,7 @@ async function main(): Promise<void> {
 
   pinning = canPin();
   if (pinning) spawnSync('taskset', ['-p', '-c', LOADGEN_CORE, String(process.pid)], { stdio: 'ignore' });
-  fdHard = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || 1024;
+  fdHard = hardFdLimit();
   ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
   if (spawnSync('prlimit', ['--version']).status !== 0) throw new Error('prlimit (util-linux) is needed');
 

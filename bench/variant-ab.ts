@@ -12,16 +12,18 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Metrics } from './loadgen.js';
 import { askLoadgen } from './lib/ask-loadgen.js';
-import { LOADGEN_CORE, SERVER_CORE } from './lib/cores.js';
+import { canPin, hardFdLimit, LOADGEN_CORE, pinnedCommand, SERVER_CORE } from './lib/cores.js';
 import { listeningPort } from './lib/listening.js';
 import { distinctCount } from './lib/payload.js';
 import { median } from './lib/stats.js';
 
 const LOADGEN = fileURLToPath(new URL('./loadgen.js', import.meta.url));
-const FD_LIMIT = '--nofile=20000:20000';
+const FD_LIMIT = hardFdLimit();
+const PIN = canPin();
 
 function pinned(core: string, argv: string[], stdio: 'pipe' | 'ipc'): ChildProcess {
-  return spawn('prlimit', [FD_LIMIT, 'taskset', '-c', core, process.execPath, ...argv], {
+  const [cmd, ...args] = pinnedCommand(core, [process.execPath, ...argv], FD_LIMIT, PIN);
+  return spawn(cmd!, args, {
     stdio: stdio === 'pipe' ? ['ignore', 'pipe', 'inherit'] : ['ignore', 'inherit', 'inherit', 'ipc'],
   });
 }

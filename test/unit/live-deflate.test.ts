@@ -202,6 +202,17 @@ function sized(count: number, size: number, seed: number): Buffer[] {
   return Array.from({ length: count }, () => Buffer.from(textOfSize(size, rand)));
 }
 
+/** Two senders on one counting pool: `sender`, decoded by `inflate`, and `other`, whose traffic cools it. */
+function twoSenders() {
+  const pool = new CountingPool(4, new ManualClock());
+  return {
+    pool,
+    sender: new DeflateSender(15, true, CFG, pool),
+    other: new DeflateSender(15, true, CFG, pool),
+    inflate: peer(),
+  };
+}
+
 describe('live compressors only where they pay: a cold state costs more than priming a fresh one', () => {
   it('the rule: taken within WARM_GAP_BYTES of traffic, kept within COLD_GAP_BYTES, and beyond for small messages', () => {
     const pool = new LiveDeflatePool(4, new ManualClock());
@@ -246,10 +257,7 @@ describe('live compressors only where they pay: a cold state costs more than pri
   }
 
   it('traffic hovering between the two thresholds opens one compressor, not one every other message', async () => {
-    const pool = new CountingPool(4, new ManualClock());
-    const sender = new DeflateSender(15, true, CFG, pool);
-    const other = new DeflateSender(15, true, CFG, pool);
-    const inflate = peer();
+    const { pool, sender, other, inflate } = twoSenders();
     const msgs = sized(12, COLD_MESSAGE_BYTES, 90);
     // Between this connection's messages the others compress just within the warm gap, then just within the cold one.
     const gaps = [WARM_GAP_BYTES, COLD_GAP_BYTES].map((gap) =>
@@ -275,10 +283,7 @@ describe('live compressors only where they pay: a cold state costs more than pri
   });
 
   it('a compressor gone cold is released at the next large message, taken again once warm, windows in step', async () => {
-    const pool = new CountingPool(4, new ManualClock());
-    const sender = new DeflateSender(15, true, CFG, pool);
-    const other = new DeflateSender(15, true, CFG, pool);
-    const inflate = peer();
+    const { pool, sender, other, inflate } = twoSenders();
     const otherPeer = peer();
     const msgs = sized(5, COLD_MESSAGE_BYTES, 50);
     for (const msg of msgs.slice(0, 2)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
@@ -312,20 +317,16 @@ describe('live compressors only where they pay: a cold state costs more than pri
   });
 
   it('small messages keep their compressor however much others compressed in between; a large one then does not', async () => {
-    const pool = new CountingPool(4, new ManualClock());
-    const sender = new DeflateSender(15, true, CFG, pool);
-    const other = new DeflateSender(15, true, CFG, pool);
-    const inflate = peer();
+    const { pool, sender, other, inflate } = twoSenders();
     const small = sized(4, COLD_MESSAGE_BYTES - 1, 60);
     for (const msg of small.slice(0, 2)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
     assert.equal(pool.size, 1);
-    const othersTraffic = (): Promise<void> =>
-      (async () => {
-        const before = pool.traffic;
-        for (const msg of sized(Math.ceil(COLD_GAP_BYTES / COLD_MESSAGE_BYTES) + 1, COLD_MESSAGE_BYTES, 61))
-          await send(other, msg);
-        assert.ok(pool.traffic - before > COLD_GAP_BYTES);
-      })();
+    const othersTraffic = async (): Promise<void> => {
+      const before = pool.traffic;
+      for (const msg of sized(Math.ceil(COLD_GAP_BYTES / COLD_MESSAGE_BYTES) + 1, COLD_MESSAGE_BYTES, 61))
+        await send(other, msg);
+      assert.ok(pool.traffic - before > COLD_GAP_BYTES);
+    };
     await othersTraffic();
     assert.deepEqual(await inflate(await send(sender, small[2]!)), small[2]);
     assert.equal(pool.size, 2, 'the small sender kept its compressor; the busy other one has its own');
@@ -339,10 +340,7 @@ describe('live compressors only where they pay: a cold state costs more than pri
   });
 
   it('pieces of a streamed message count as traffic too', async () => {
-    const pool = new CountingPool(4, new ManualClock());
-    const sender = new DeflateSender(15, true, CFG, pool);
-    const streamer = new DeflateSender(15, true, CFG, pool);
-    const inflate = peer();
+    const { pool, sender, other: streamer, inflate } = twoSenders();
     const msgs = sized(3, COLD_MESSAGE_BYTES, 63);
     for (const msg of msgs.slice(0, 2)) assert.deepEqual(await inflate(await send(sender, msg)), msg);
     assert.equal(pool.size, 1);
