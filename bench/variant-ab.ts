@@ -88,29 +88,39 @@ async function main(): Promise<void> {
   const trees = positionals.map((t) => resolve(t));
   const cpu = new Map<string, number[]>(trees.map((t) => [t, []]));
   const rss = new Map<string, number[]>(trees.map((t) => [t, []]));
+  const wire = new Map<string, number[]>(trees.map((t) => [t, []]));
   const lines = [
     `variant-ab: echo ${o.size} B JSON both ways, ${o.conns} conns, window 1, threshold ${o.threshold}, ` +
       `${rounds} rounds alternated, Node ${process.version}, ${new Date().toISOString()}`,
     '',
-    '| round | tree | server CPU / echo | RSS / active connection |',
-    '|---:|---|---:|---:|',
+    '| round | tree | server CPU / echo | RSS / active connection | bytes on the wire / reply |',
+    '|---:|---|---:|---:|---:|',
   ];
+  // The heading too, so stdout alone is the whole record.
+  process.stdout.write(`${lines.join('\n')}\n`);
   for (let r = 0; r < rounds; r++) {
     for (const tree of r % 2 === 0 ? trees : [...trees].reverse()) {
       const m = await once(tree, o);
       cpu.get(tree)!.push(m.serverCpuUsPerMsg!);
       rss.get(tree)!.push(m.rssPerConnection! / 1024);
+      wire.get(tree)!.push(m.wireBytesPerMsg!);
       lines.push(
-        `| ${r + 1} | ${tree} | ${m.serverCpuUsPerMsg!.toFixed(1)} µs | ${(m.rssPerConnection! / 1024).toFixed(0)} KiB |`,
+        `| ${r + 1} | ${tree} | ${m.serverCpuUsPerMsg!.toFixed(1)} µs | ${(m.rssPerConnection! / 1024).toFixed(0)} KiB | ` +
+          `${m.wireBytesPerMsg!.toFixed(0)} B |`,
       );
       process.stdout.write(`${lines.at(-1)}\n`);
     }
   }
-  lines.push('', '| tree | median CPU / echo | min | median RSS / active connection |', '|---|---:|---:|---:|');
+  lines.push(
+    '',
+    '| tree | median CPU / echo | min | median RSS / active connection | median bytes on the wire / reply |',
+    '|---|---:|---:|---:|---:|',
+  );
   for (const t of trees) {
     const c = cpu.get(t)!;
     lines.push(
-      `| ${t} | ${median(c).toFixed(1)} µs | ${Math.min(...c).toFixed(1)} µs | ${median(rss.get(t)!).toFixed(0)} KiB |`,
+      `| ${t} | ${median(c).toFixed(1)} µs | ${Math.min(...c).toFixed(1)} µs | ${median(rss.get(t)!).toFixed(0)} KiB | ` +
+        `${median(wire.get(t)!).toFixed(0)} B |`,
     );
   }
   const text = `${lines.join('\n')}\n`;

@@ -11,10 +11,10 @@ import { InflateError, InflateLimitError, Inflater, type InflateStatus } from '.
 export * from './deflate-negotiation.js';
 
 /*
- * Sending: LZ77 back-references can only reach the last 2^windowBits bytes, so a fresh raw deflate primed with exactly
- * those bytes sees the same window a stream would: byte-compatible with a peer that keeps one stream (ws, browsers).
- * Priming costs time in proportion to the dictionary (a 2 KiB JSON message: 37 µs one-shot, 20 µs live, in
- * bench/threshold-micro.ts), so a connection that keeps sending gets a live zlib stream from a process-wide pool
+ * Sending: LZ77 back-references can only reach the last 2^windowBits bytes, so a fresh raw deflate primed with those
+ * bytes (or only their end, deflate-sender.ts) refers to nothing but what the peer's window holds: byte-compatible with
+ * a peer that keeps one stream (ws, browsers). Priming costs time in proportion to the dictionary (a 2 KiB JSON
+ * message: 37 µs one-shot, 20 µs live, in bench/threshold-micro.ts), so a connection that keeps sending gets a live zlib stream from a process-wide pool
  * (live-deflate.ts: at most 512, closed after 5–10 s unused, or once so many others compress that its state has left
  * the CPU's cache and priming is cheaper); idle connections keep only the window. Our compressor never looks back
  * more than 8 KiB (2^13), whatever window was negotiated (a window is a maximum, RFC 7692 §7.1.2).

@@ -5,7 +5,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import zlib from 'node:zlib';
-import { DeflateSender, SYNC_DEFLATE_MAX } from '../../src/extensions/deflate-sender.js';
+import {
+  DeflateSender,
+  ONE_SHOT_MIN_DICTIONARY,
+  primer,
+  SYNC_DEFLATE_MAX,
+} from '../../src/extensions/deflate-sender.js';
 import { resolveCompression } from '../../src/extensions/permessage-deflate.js';
 import {
   COLD_GAP_BYTES,
@@ -193,6 +198,38 @@ describe('DeflateSender with live compressors: the peer always decodes', () => {
     assert.equal(pool.size, 0);
     assert.deepEqual(await inflate(await send(sender, msgs[1]!)), msgs[1]);
     assert.equal(pool.size, 0);
+  });
+});
+
+describe('one-shot calls primed with the end of the window', () => {
+  it('primer() gives the last max(ONE_SHOT_MIN_DICTIONARY, 2 × input) bytes, or the whole window when shorter', () => {
+    const window = Buffer.from(Array.from({ length: 8192 }, (_, i) => i % 251));
+    assert.deepEqual(primer(window, 100), window.subarray(8192 - ONE_SHOT_MIN_DICTIONARY));
+    assert.deepEqual(primer(window, 3000), window.subarray(8192 - 6000));
+    assert.equal(primer(window, 5000), window);
+    const short = window.subarray(0, 1000);
+    assert.equal(primer(short, 10), short);
+  });
+
+  it('a one-shot message refers back within the primed end and never past it; the peer decodes all', async () => {
+    const sender = new DeflateSender(15, true, CFG, new LiveDeflatePool(0));
+    const inflate = peer();
+    const rand = prng(21);
+    // 8 KiB of distinct text fills the window; then copies of its oldest and newest 200 bytes.
+    const fill = sized(16, 512, 22);
+    for (const msg of fill) assert.deepEqual(await inflate(await send(sender, msg)), msg);
+    const all = Buffer.concat(fill);
+    const newest = Buffer.from(all.subarray(all.length - 300, all.length - 100));
+    const oldest = Buffer.from(all.subarray(all.length - 8000, all.length - 7800));
+    const recent = await send(sender, newest);
+    assert.deepEqual(await inflate(recent), newest);
+    assert.ok(recent.length < 20, `a copy of recent bytes took ${recent.length} bytes`);
+    // Past the primer (~7.8 KiB back, beyond 4 KiB): compressed as new text, and still decoded right.
+    const old = await send(sender, oldest);
+    assert.deepEqual(await inflate(old), oldest);
+    assert.ok(old.length > 60, `a copy of bytes outside the primer took only ${old.length} bytes`);
+    const tail = Buffer.from(textOfSize(700, rand));
+    assert.deepEqual(await inflate(await send(sender, tail)), tail);
   });
 });
 
