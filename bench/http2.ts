@@ -7,7 +7,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as h2connect, type ClientHttp2Session } from 'node:http2';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
+import { canPin, hardFdLimit, LOADGEN_CORE, pinnedCommand, SERVER_CORE } from './lib/cores.js';
 import { dirname, join, resolve } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -55,13 +56,13 @@ async function startServe(
   certFile: string,
   keyFile: string,
 ): Promise<{ proc: ChildProcess; url: string }> {
-  const hard = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim() || '4096';
   const serve = [join(ROOT, 'bin', 'switchboard.js'), 'serve', '--port', '0', '--compression', 'off'];
-  const argv = [
-    ...['prlimit', `--nofile=${hard}:${hard}`],
-    ...(s.pin ? ['taskset', '-c', '0'] : []),
-    ...[process.execPath, ...serve, '--tls-cert', certFile, '--tls-key', keyFile],
-  ];
+  const argv = pinnedCommand(
+    SERVER_CORE,
+    [process.execPath, ...serve, '--tls-cert', certFile, '--tls-key', keyFile],
+    hardFdLimit(),
+    s.pin,
+  );
   const proc = spawn(argv[0]!, argv.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   proc.stdout!.setEncoding('utf8');
@@ -267,11 +268,11 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Http
   const quick = values.quick ?? false;
   const rounds = Number(values.rounds ?? (quick ? 1 : 3));
   if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new RangeError('--rounds must be 1..20');
-  const pin = spawnSync('taskset', ['-V']).status === 0 && cpus().length >= 2;
+  const pin = canPin();
   // The clients hold 1,000 sockets: this process needs the hard open-file limit too.
-  const hard = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim();
+  const hard = hardFdLimit();
   spawnSync('prlimit', ['--pid', String(process.pid), `--nofile=${hard}:${hard}`]);
-  if (pin) spawnSync('taskset', ['-p', '-c', '1', String(process.pid)], { stdio: 'ignore' });
+  if (pin) spawnSync('taskset', ['-p', '-c', LOADGEN_CORE, String(process.pid)], { stdio: 'ignore' });
   const settings: Settings = {
     websockets: 1000,
     sessions: 10,

@@ -3,13 +3,13 @@
 // stop reading — plus broadcast load, for a few minutes. Reports the server's RSS and open descriptors over time, what
 // is left open at the end, and any error; the server must then exit on SIGINT with nothing left behind.
 //   node dist/bench/soak.js [--seconds 180] [--connections 3000] [--rate 40]
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { get } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { canPin, SERVER_CORE } from './lib/cores.js';
+import { canPin, hardFdLimit, pinnedCommand, SERVER_CORE } from './lib/cores.js';
 import { listeningPort } from './lib/listening.js';
 import { readProcRss } from './lib/stats.js';
 import { clientFrame, clientPayloadOffset, OP_CLOSE, OP_TEXT, patchSeq, RawConn, upgradeRequest } from './lib/wire.js';
@@ -71,14 +71,13 @@ function countFds(pid: number): number {
 }
 
 async function startServer(errors: string[]): Promise<{ proc: ChildProcess; port: number }> {
-  const hard = Number(spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim()) || 1024;
   const argv = [process.execPath, join(ROOT, 'bin', 'switchboard.js'), 'serve', '--host', '127.0.0.1', '--port', '0'];
   argv.push('--compression', 'off', '--shutdown-timeout', '1000');
   // A core of its own, as in the other workloads: spawned by `npm run bench` (pinned to the load generator's core) the
   // server would otherwise inherit that one core and share it with the 3,000 clients, fall behind, overflow its
   // accept queue, and the kernel would reset handshakes (2,693 in the 2026-12-02 run; none unpinned).
-  const pin = canPin() ? ['taskset', '-c', SERVER_CORE] : [];
-  const proc = spawn('prlimit', [`--nofile=${hard}:${hard}`, ...pin, ...argv], {
+  const [cmd, ...args] = pinnedCommand(SERVER_CORE, argv, hardFdLimit(), canPin());
+  const proc = spawn(cmd!, args, {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
