@@ -59,8 +59,11 @@ export class SendQueue implements TickCorked, FragmentSink {
   #holder: object | null = null;
   #writer: MessageWriter | null = null;
   #writerCompressed = false;
-  /** Resumes a writer whose first fragment waits for the channel (a compression held it when writer() was called). */
-  #writerGo: (() => void) | null = null;
+  /**
+   * Resumes a writer whose first fragment waits for the channel (a compression held it when writer() was called):
+   * true when its turn came, false when it was destroyed first.
+   */
+  #writerGo: ((go: boolean) => void) | null = null;
   /** Sends made while the channel was held, in order; their bytes count toward the cap. */
   #held: Held[] | null = null;
   #heldBytes = 0;
@@ -148,9 +151,9 @@ export class SendQueue implements TickCorked, FragmentSink {
     // A writer opened while the connection was open may finish after the peer's close arrived.
     if (!this.#dataWritable()) return null;
     if (this.#holder !== this.#writer) {
-      return new Promise<void>((resolve) => {
+      return new Promise<boolean>((resolve) => {
         this.#writerGo = resolve;
-      }).then(() => this.writeFragment(opcode, payload, fin));
+      }).then((go) => (go ? this.writeFragment(opcode, payload, fin) : null));
     }
     if (!this.#writerCompressed) {
       this.#writeFrame(opcode, payload, fin, false);
@@ -225,7 +228,7 @@ export class SendQueue implements TickCorked, FragmentSink {
       this.#holder = writer;
       const go = this.#writerGo;
       this.#writerGo = null;
-      go?.();
+      go?.(true);
     });
   }
 
@@ -233,8 +236,16 @@ export class SendQueue implements TickCorked, FragmentSink {
   writerDone(writer: MessageWriter, finished: boolean, started: boolean): void {
     if (this.#writer !== writer) return;
     this.#writer = null;
+    // Before its turn (a message ahead of it still being compressed) nothing of its message left or was compressed:
+    // its waiting first fragment is dropped and the channel stays with whoever holds it.
+    const hadTurn = this.#holder === writer;
+    if (!hadTurn) {
+      const go = this.#writerGo;
+      this.#writerGo = null;
+      go?.(false);
+    }
     if (!finished && this.#writerCompressed) this.#deflate!.abortStream();
-    if (!finished && started && this.#host.isOpen()) {
+    if (!finished && started && hadTurn && this.#host.isOpen()) {
       this.#holder = null;
       this.#host.abandonMessage();
       return;

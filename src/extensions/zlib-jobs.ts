@@ -18,11 +18,18 @@ export function deflateRawAsync(data: Buffer, options: ZlibOptions): Promise<Buf
   return new Promise((resolve, reject) => {
     const start = (): void => {
       running++;
-      deflateRaw(data, options, (err, out) => {
+      try {
+        deflateRaw(data, options, (err, out) => {
+          next();
+          if (err) reject(err);
+          else resolve(out);
+        });
+      } catch (err) {
+        // Thrown before any job started (bad options, out of memory): its place goes to the next, or it would be
+        // lost for good, and a throw from inside next() would escape the previous job's callback.
         next();
-        if (err) reject(err);
-        else resolve(out);
-      });
+        reject(err);
+      }
     };
     if (running < MAX_CONCURRENT) start();
     else waiting.push(start);
