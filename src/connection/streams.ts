@@ -43,11 +43,8 @@ export class MessageReader extends Readable implements IncomingStream {
 
   /** @internal */
   pushChunk(chunk: Buffer): void {
-    // A reader its consumer destroyed takes nothing more, and must not leave the socket paused for good.
-    if (this.destroyed) {
-      this.#unpause();
-      return;
-    }
+    // A reader its consumer destroyed takes nothing more (its _destroy resumed the socket).
+    if (this.destroyed) return;
     if (!this.push(chunk) && !this.#paused) {
       this.#paused = true;
       this.#source.pause();
@@ -67,12 +64,21 @@ export class MessageReader extends Readable implements IncomingStream {
    */
   abort(err: Error): void {
     this.destroy(this.listenerCount('error') > 0 ? err : undefined);
-    this.#unpause();
   }
 
   /** @internal */
   override _read(): void {
     this.#unpause();
+  }
+
+  /**
+   * A consumer that destroys the reader mid-message must not leave the socket (and a compressed message's inflating)
+   * paused for good: no chunk may ever arrive again to notice it.
+   * @internal
+   */
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.#unpause();
+    cb(err);
   }
 
   #unpause(): void {

@@ -8,7 +8,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { INFLATE_SLICE } from '../../src/connection/inflation.js';
 import { type Connection, type ServerOptions, WebSocketServer } from '../../src/index.js';
 import { DeflatePeer, prng, textOfSize, zeroBomb } from '../helpers/deflate-peer.js';
-import { encodeFrame, Op, within } from '../helpers/raw-peer.js';
+import { encodeFrame, Op, waitUntil, within } from '../helpers/raw-peer.js';
 
 const WAIT = 10_000;
 const MiB = 1024 * 1024;
@@ -124,5 +124,23 @@ describe('nextReader() streams a compressed message as it inflates', () => {
     let n = 0;
     for await (const chunk of reader) n += (chunk as Buffer).length;
     assert.equal(n, size);
+  });
+
+  it('a lagging reader destroyed mid-message (a pipeline whose destination failed) does not hold the connection', async (t) => {
+    const { conn, peer } = await pair(t);
+    const reading = conn.nextReader({ maxSize: 16 * MiB });
+    const sent = peer.send(Buffer.alloc(16 * MiB, 'q'), { type: 'binary', fragment: 64 * 1024 });
+    const reader = await within(reading, WAIT, 'the reader');
+    // The reader lags until inflating waits for it, then its consumer gives up without reading on, as pipeline()
+    // does when the destination fails.
+    await waitUntil(() => conn.isPaused, 'the lagging reader pauses the connection', WAIT);
+    reader.destroy();
+    await within(sent, WAIT, 'the message to be sent');
+    // The rest of the message is inflated and dropped; frames after it are read and answered.
+    await peer.raw.sendRaw(encodeFrame({ opcode: Op.Ping, payload: Buffer.from('still there?') }));
+    await peer.raw.expectPong('still there?', WAIT);
+    await peer.send('next', { type: 'text' });
+    const [msg] = await within(once(conn, 'message'), WAIT, 'the next message');
+    assert.deepEqual(msg, { type: 'text', data: 'next' });
   });
 });

@@ -13,7 +13,7 @@ import type { MessageReader } from '../../src/connection/streams.js';
 import type { Message } from '../../src/connection/types.js';
 import { Hub } from '../../src/hub.js';
 import { type ServerOptions, WebSocketServer } from '../../src/server.js';
-import { Op, openPeer, within } from '../helpers/raw-peer.js';
+import { Op, openPeer, waitUntil, within } from '../helpers/raw-peer.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -241,6 +241,27 @@ describe('ordering and failures', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     assert.deepEqual(later, [{ type: 'text', data: 'published mid-stream' }]);
+  });
+
+  it('a lagging reader destroyed mid-message (a pipeline whose destination failed) does not hold the connection', async (t) => {
+    let reader: Promise<MessageReader> | null = null;
+    const p = await pair(t, { maxMessageSize: 64 * MiB }, {}, (conn) => {
+      reader = conn.nextReader();
+    });
+    const w: Writable = p.client.writer('binary');
+    w.on('error', () => {});
+    // More than the socket buffers hold: the server stops reading while its reader lags.
+    for (let i = 0; i < 64; i++) w.write(Buffer.alloc(256 * KiB, 1));
+    w.end();
+    const r = await within(reader!, 5_000, 'the reader');
+    await waitUntil(() => p.server.isPaused, 'the lagging reader pauses the connection', 5_000);
+    // Its consumer gives up without reading on, as pipeline() does when the destination fails.
+    r.destroy();
+    // The rest of the message is read and dropped; the message after it arrives.
+    const next = within(once(p.server, 'message'), 5_000, 'the message after the abandoned one');
+    p.client.send('after');
+    const [msg] = await next;
+    assert.deepEqual(msg, { type: 'text', data: 'after' });
   });
 
   it('a reader whose peer vanishes mid-message errors with ERR_CLOSED', async (t) => {
