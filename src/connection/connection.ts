@@ -228,6 +228,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     fail(code: CloseCode, message: string, errorCode?: ProtocolErrorCode): void {
       this.#conn.#fail(code, message, errorCode);
     }
+    handlerFailed(err: unknown): void {
+      this.#conn.#handlerFailed(err);
+    }
     setStreamLimit(limit: number | null): void {
       this.#conn.#parser.setStreamLimit(limit);
     }

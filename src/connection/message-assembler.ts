@@ -18,6 +18,8 @@ export interface AssemblerHost {
   /** A message handed to a reader has ended (for counting). */
   onStreamed(): void;
   fail(code: CloseCode, message: string, errorCode?: ProtocolErrorCode): void;
+  /** The application's code threw while taking a streamed message's bytes (a reader's 'data' listener). */
+  handlerFailed(err: unknown): void;
   /** Raises or restores the parser's size limit for the next message (streamed messages may be larger). */
   setStreamLimit(limit: number | null): void;
   /** Stops the parser after the current event: a compressed message needs more inflating first. */
@@ -139,9 +141,21 @@ export class MessageAssembler {
     this.#complete();
   }
 
-  /** Hands a streamed message's pending bytes to its reader (the connection calls this at the end of each read). */
-  flushStream(): void {
-    if (this.#stream && !this.#payload.empty) this.#stream.pushChunk(this.#payload.take());
+  /**
+   * Hands a streamed message's pending bytes to its reader (the connection calls this at the end of each read).
+   * The reader's listeners run inside push(): one that throws is the application's failure (1011, as a throwing
+   * 'message' listener), not the peer's, so it neither escapes the socket's 'data' event nor reads as corrupt input
+   * to the inflater. False when that happened.
+   */
+  flushStream(): boolean {
+    if (!this.#stream || this.#payload.empty) return true;
+    try {
+      this.#stream.pushChunk(this.#payload.take());
+      return true;
+    } catch (err) {
+      this.#host.handlerFailed(err);
+      return false;
+    }
   }
 
   /** Queues a claim on the next message; `maxSize` (null: the normal limit) applies to that message only. */
@@ -164,12 +178,12 @@ export class MessageAssembler {
     for (const pending of this.#readers?.splice(0) ?? []) pending.reject(err);
   }
 
-  /** Message bytes (as received, or inflated) that passed validation. */
-  #accept(chunk: Buffer): void {
+  /** Message bytes (as received, or inflated) that passed validation; false when the reader's consumer threw. */
+  #accept(chunk: Buffer): boolean {
     this.#payload.push(chunk);
     // A streamed message's bytes are handed over at the end of each read (or 16 KiB): tiny fragments reach the
     // reader coalesced, never as one Buffer each.
-    if (this.#stream && this.#payload.size >= STREAM_FLUSH) this.flushStream();
+    return !(this.#stream && this.#payload.size >= STREAM_FLUSH) || this.flushStream();
   }
 
   #validate(chunk: Buffer): boolean {
@@ -185,7 +199,7 @@ export class MessageAssembler {
         this.#host.fail(CloseCode.InvalidPayload, 'invalid UTF-8 in a text message');
         return;
       }
-      this.flushStream();
+      if (!this.flushStream()) return;
       this.#stream = null;
       stream.finish();
       this.#host.onStreamed();
@@ -240,8 +254,7 @@ export class MessageAssembler {
       reading: () => host.reading(),
       output: (chunk) => {
         if (this.#type === 'text' && !this.#validate(chunk)) return false;
-        this.#accept(chunk);
-        return true;
+        return this.#accept(chunk);
       },
       done: () => this.#complete(),
       saturated: () => (this.#stream as IncomingStream | null)?.saturated === true,

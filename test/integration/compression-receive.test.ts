@@ -126,6 +126,31 @@ describe('nextReader() streams a compressed message as it inflates', () => {
     assert.equal(n, size);
   });
 
+  for (const compress of [true, false]) {
+    it(`a reader's 'data' listener that throws fails the connection with 1011, not as the peer's fault (${compress ? 'compressed' : 'uncompressed'})`, async (t) => {
+      const { conn, peer } = await pair(t);
+      const errors: Error[] = [];
+      conn.on('error', (err) => errors.push(err));
+      const reading = conn.nextReader();
+      // In frames that arrive a turn apart: after the first, each chunk reaches the listener inside the library's
+      // own push(). (Bytes already buffered are emitted by node's stream machinery, where a throw is uncaught, as
+      // for any Readable.)
+      const sent = peer.send(textOfSize(200_000, prng(9)), { type: 'text', compress, fragment: 16 * 1024, chop: 4096 });
+      const reader = await within(reading, WAIT, 'the reader');
+      reader.on('error', () => {});
+      let calls = 0;
+      reader.on('data', () => {
+        if (++calls === 2) throw new Error('the application’s own bug');
+      });
+      await sent;
+      const closed = await peer.raw.expectClose(1011, WAIT);
+      assert.ok(!closed.reason.includes('bug'), `the peer is not told the application's error: ${closed.reason}`);
+      await waitUntil(() => errors.length > 0, 'the connection reports the failure', WAIT);
+      assert.equal((errors[0] as Error & { code?: string }).code, 'ERR_HANDLER_FAILED');
+      assert.equal((errors[0] as Error & { cause?: Error }).cause?.message, 'the application’s own bug');
+    });
+  }
+
   it('a lagging reader destroyed mid-message (a pipeline whose destination failed) does not hold the connection', async (t) => {
     const { conn, peer } = await pair(t);
     const reading = conn.nextReader({ maxSize: 16 * MiB });
