@@ -448,7 +448,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * Streams the next incoming message instead of buffering it (gorilla's NextReader). `maxSize` replaces
    * maxMessageSize for that one message (it is never held whole; for a compressed message it bounds the inflated
-   * bytes). Rejects with ERR_CLOSED when the connection is not open or closes before the message begins.
+   * bytes). Rejects with ERR_CLOSED when the connection is not open or closes before the message begins. A 'data'
+   * listener that throws when handed bytes fails the connection with 1011, as a throwing 'message' listener does.
    */
   nextReader(options: { maxSize?: number } = {}): Promise<MessageReader> {
     const maxSize = options.maxSize === undefined ? null : intOption('maxSize', options.maxSize, 0);
