@@ -14,6 +14,7 @@
 // (`bufferMode`), and it ships its own TypeScript types. Reconnects, timeouts and health checks are ours
 // (redis-link.ts), on the injected clock.
 import { randomBytes } from 'node:crypto';
+import { ErrorReply } from 'redis';
 import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import { isUtf8 } from 'node:buffer';
@@ -86,7 +87,11 @@ export interface RedisAdapterStats {
   outages: number;
   /** Transitions back to connected after an outage. */
   reconnects: number;
-  /** Errors reported by the Redis clients (each failed connection attempt counts). */
+  /**
+   * Errors reported by the Redis clients (each failed connection attempt counts), and publishes Redis refused with an
+   * error reply: given up when it would refuse them again (an ACL's NOPERM), retried after `reconnect.initialDelay`
+   * when it is only busy (BUSY, LOADING and the like).
+   */
   errors: number;
   /** Commands and connection attempts that got no answer in time (each replaced its connection). */
   timeouts: number;
@@ -119,6 +124,8 @@ const RESEND_MAX_BYTES = 1024 * 1024;
 const MAX_TRACKED = 65_536;
 const MAX_NODES_PER_TOPIC = 4096;
 const NUMSUB_POLL = 25;
+/** Error replies a Redis gives while it is busy for a while (a long script, loading its data set, a failover). */
+const TRANSIENT_REPLY = /^(BUSY|LOADING|TRYAGAIN|MASTERDOWN|CLUSTERDOWN)\b/;
 
 /**
  * A HubAdapter over Redis pub/sub, made by {@link redisAdapter}: `new Hub({ adapter: redisAdapter({ url }) })`.
@@ -147,6 +154,9 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
   readonly #prefix: string;
   readonly #maxMessageSize: number;
   readonly #resubscribeWait: number;
+  readonly #retryDelay: number;
+  /** A flush waiting after a transient error reply (not at once: Redis would only say the same again). */
+  #retryTimer: unknown = null;
   readonly #clock: Clock;
   readonly #pub: RedisLink;
   readonly #sub: RedisLink;
@@ -177,6 +187,7 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     const o = redisOptions('RedisAdapter', options, OPTION_KEYS);
     const link = linkSettings(o);
     this.#clock = link.clock;
+    this.#retryDelay = link.initialDelay;
     this.#prefix = nonEmptyString('channelPrefix', o.channelPrefix, DEFAULT_CHANNEL_PREFIX);
     this.#outbox = new Outbox(
       intOption('maxBuffered', o.maxBuffered, DEFAULT_MAX_BUFFERED, 0),
@@ -280,6 +291,8 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     if (this.#closed) return;
     this.#closed = true;
     this.#connected = false;
+    this.#clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = null;
     this.#outbox.take();
     this.stats.buffered = 0;
     await Promise.all([this.#pub.close(), this.#sub.close()]);
@@ -291,15 +304,31 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     // reading its history on that signal misses nothing in between.
     const topics = [...this.#wanted];
     if (topics.length > 0) {
+      const subscribed = (joined: string[]): void => {
+        for (const topic of joined)
+          if (this.#wanted.has(topic)) this.#gap(topic, { reason: 'reconnect', missed: null });
+      };
       const channels = topics.map((t) => this.channelOf(t));
       this.#sub
         .call(`SUBSCRIBE ${channels.length} channel(s)`, (c) => c.subscribe(channels, this.#onMessage, true))
         .then(
-          () => {
-            for (const topic of topics)
-              if (this.#wanted.has(topic)) this.#gap(topic, { reason: 'reconnect', missed: null });
+          () => subscribed(topics),
+          (err: unknown) => {
+            // A lost connection is replaced, and this runs again. An error reply (an ACL refusing one of the
+            // channels) refuses the whole command: join the channels one by one, so one topic cannot cut off all.
+            if (!(err instanceof ErrorReply) || topics.length === 1) return;
+            for (const topic of topics) {
+              if (!this.#wanted.has(topic)) continue;
+              this.#sub
+                .call(`SUBSCRIBE ${this.channelOf(topic)}`, (c) =>
+                  c.subscribe([this.channelOf(topic)], this.#onMessage, true),
+                )
+                .then(
+                  () => subscribed([topic]),
+                  () => {},
+                );
+            }
           },
-          () => {}, // a failure replaces the connection, and this runs again
         );
     }
     this.#onLinkUp();
@@ -347,10 +376,27 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
           remember(this.#receivers, entry.channel, receivers, MAX_TRACKED);
           this.#recent.add(entry, this.#clock.now());
         },
-        () => {
+        (err: unknown) => {
+          if (this.#closed) return;
+          if (err instanceof ErrorReply) {
+            // Redis answered, with an error. One it would give every retry (an ACL refusing the channel, say) gives
+            // the message up instead of retrying it for ever at network speed; other nodes see the jump in this
+            // node's numbering of the topic as a gap. A passing one (BUSY, LOADING...) is retried after a delay.
+            this.stats.errors++;
+            if (!TRANSIENT_REPLY.test(err.message)) return;
+            this.#outbox.push(entry);
+            this.stats.buffered = this.#outbox.size;
+            if (this.#retryTimer === null) {
+              this.#retryTimer = this.#clock.setTimeout(() => {
+                this.#retryTimer = null;
+                this.#flushIfUp();
+              }, this.#retryDelay);
+            }
+            return;
+          }
           // Lost with the connection (or timed out, which replaced it): back into the buffer at its place. If Redis did
           // get it, receivers drop the repeat by its sequence number.
-          if (!this.#closed) this.#enqueue(entry);
+          this.#enqueue(entry);
         },
       );
   }
@@ -485,8 +531,9 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
 }
 
 function onlyTimeouts(err: unknown): void {
-  // A subscription lost with its connection is made again on the next one; only a Redis that does not answer is news.
-  if (isRedisTimeout(err)) throw err;
+  // A subscription lost with its connection is made again on the next one; only a Redis that does not answer, or
+  // that refuses (an error reply, such as an ACL's NOPERM), is news.
+  if (isRedisTimeout(err) || err instanceof ErrorReply) throw err;
 }
 
 export { decodeEnvelope, type Envelope, encodeEnvelope } from './redis-envelope.js';

@@ -250,7 +250,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     evict(): void {
       // 1008: the peer broke our policy by not reading. Its close frame may never get through a full buffer;
       // the close timer bounds that.
-      this.#conn.#fail(CloseCode.PolicyViolation, 'slow consumer: send buffer over its limit', 'ERR_SLOW_CONSUMER');
+      // Found inside a send (often a hub's fan-out loop): 'error' is emitted once that send has returned, so a
+      // listener that sends or publishes cannot slip its message in ahead of the one being fanned out.
+      this.#conn.#fail(
+        CloseCode.PolicyViolation,
+        'slow consumer: send buffer over its limit',
+        'ERR_SLOW_CONSUMER',
+        undefined,
+        true,
+      );
     }
     abandonMessage(): void {
       // A message cannot be withdrawn from the wire once its first fragment left: nothing valid can follow it.
@@ -523,7 +531,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /** The single failure path (§7.1.7): send the close code if the socket still writes, then close it, bounded. */
-  #fail(code: CloseCode, message: string, errorCode: WebSocketErrorCode = protocolCodeOf(code), cause?: Error): void {
+  #fail(
+    code: CloseCode,
+    message: string,
+    errorCode: WebSocketErrorCode = protocolCodeOf(code),
+    cause?: Error,
+    deferError = false,
+  ): void {
     if (this.#state === ReadyState.Closed) return;
     this.#parser.stop();
     this.#syncFlow();
@@ -543,11 +557,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#armCloseTimer();
     if (this.listenerCount('error') > 0 && !this.#errorEmitted) {
       const details = cause === undefined ? {} : { cause };
-      this.#emitError(
-        isPeerViolation(errorCode)
-          ? new ProtocolError(errorCode, message, { ...details, closeCode: code })
-          : new WebSocketError(errorCode, message, details),
-      );
+      const err = isPeerViolation(errorCode)
+        ? new ProtocolError(errorCode, message, { ...details, closeCode: code })
+        : new WebSocketError(errorCode, message, details);
+      if (deferError) {
+        this.#errorEmitted = true; // taken now: nothing else may emit one meanwhile
+        queueMicrotask(() => this.#emitError(err));
+      } else this.#emitError(err);
     }
   }
 
