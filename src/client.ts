@@ -1,6 +1,6 @@
 // connect(): dials ws:// or wss://, performs the opening handshake (RFC 6455 §4.1, or RFC 8441 on an HTTP/2 session)
 // and returns an open Connection.
-import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
+import { type IncomingMessage, request as httpRequest, validateHeaderName, validateHeaderValue } from 'node:http';
 import { type ClientHttp2Session, constants } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
@@ -134,10 +134,12 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Promis
   }
   if (options.origin !== undefined && typeof options.origin !== 'string')
     throw new TypeError('origin must be a string');
+  if (options.origin) checkHeader('Origin', options.origin, 'origin');
   optionsObject('tls', options.tls);
   for (const [name, value] of Object.entries(optionsObject<Record<string, string>>('headers', options.headers))) {
     if (RESERVED_HEADERS.has(name.toLowerCase())) throw new TypeError(`header ${name} is set by the handshake itself`);
     if (typeof value !== 'string') throw new TypeError(`header ${name} must be a string, got ${describe(value)}`);
+    checkHeader(name, value, `header ${JSON.stringify(name)}`);
   }
   const http2 = options.http2 ?? false;
   if (typeof http2 !== 'boolean' && !isClientSession(http2))
@@ -244,9 +246,11 @@ function dialHttp1(
     ...(secure ? { ...tls, servername: tls?.servername ?? (isIP(hostname) ? '' : hostname) } : {}),
   };
 
+  // Made before the promise: node checks the request (and, for wss://, the TLS options) here and throws at once, which
+  // is misuse to throw to the caller, not a handshake failure with a timer still armed.
+  const req = (secure ? httpsRequest : httpRequest)(requestOptions);
   return new Promise((resolve, reject) => {
     let settled = false;
-    let req: ClientRequest;
     const fail = (err: HandshakeError): void => {
       if (settled) return;
       settled = true;
@@ -265,7 +269,6 @@ function dialHttp1(
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    req = (secure ? httpsRequest : httpRequest)(requestOptions);
     req.on('error', (err) =>
       fail(new HandshakeError('ERR_CONNECT_FAILED', `connection failed: ${err.message}`, { cause: err })),
     );
@@ -316,6 +319,19 @@ function dialHttp1(
     });
     req.end();
   });
+}
+
+/**
+ * What node would refuse when it builds the request (a CR or LF in a value, a name that is not a token, an HTTP/2
+ * pseudo-header such as :path): misuse, thrown at once for both transports, not a failed connection later.
+ */
+function checkHeader(name: string, value: string, what: string): void {
+  try {
+    validateHeaderName(name);
+    validateHeaderValue(name, value);
+  } catch (err) {
+    throw new TypeError(`${what}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 function parseUrl(url: string | URL): URL {

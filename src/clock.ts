@@ -13,11 +13,15 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
+/** The longest delay a node timer holds (about 24.8 days): node turns a longer one into 1 ms. */
+const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
 /** The default Clock: `performance.now()` and node's timers, unref'd so they never keep a process alive. */
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
+    // A timeout option above the limit means "wait very long", never "fire at once".
+    const t = setTimeout(fn, Math.min(ms, MAX_TIMER_DELAY));
     // Library timers never keep a process alive on their own.
     t.unref();
     return t;

@@ -330,7 +330,14 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
     const reject = (status: number, message: string, headers?: Record<string, string>): void => {
       this.stats.handshakeFailures++;
       h.refuse(status, message, headers);
-      if (this.listenerCount('rejected') > 0) this.emit('rejected', { status, message, req: h.req });
+      if (this.listenerCount('rejected') === 0) return;
+      // Any peer can get itself refused: a listener that throws is a bug in the app, said as a warning, never a crash
+      // of the 'upgrade' event (or an unhandled rejection after authorize()).
+      try {
+        this.emit('rejected', { status, message, req: h.req });
+      } catch (err) {
+        process.emitWarning(err instanceof Error ? err : new Error(String(err)));
+      }
     };
     if (this.#closing) {
       reject(503, 'server is shutting down');

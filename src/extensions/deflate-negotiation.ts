@@ -103,11 +103,10 @@ export function resolveCompression(opt: CompressionOption | undefined): Resolved
   };
 }
 
-// RFC 7692 §7.1.2.1/§7.1.2.2: a window-bits value is 1*DIGIT and its integer value is in 8..15.
+// RFC 7692 §7.1.2.1/§7.1.2.2: a window-bits value is "a decimal integer value without leading zeroes between 8 to 15".
 function windowBits(value: string | true): number | null {
-  if (value === true || !/^\d{1,4}$/.test(value)) return null;
-  const n = Number(value);
-  return n >= MIN_WINDOW_BITS && n <= 15 ? n : null;
+  if (value === true || !/^(?:[89]|1[0-5])$/.test(value)) return null;
+  return Number(value);
 }
 
 interface Offer {

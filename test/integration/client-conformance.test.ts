@@ -22,6 +22,7 @@ import {
   within,
 } from '../helpers/raw-server.js';
 import { type Inbox, inboxOf } from '../helpers/inbox.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 import { pattern } from '../helpers/payloads.js';
 
 const WAIT = 5_000;
@@ -813,6 +814,24 @@ describe('client handshake (RFC 6455 §4.1)', () => {
     assert.throws(() => connect('ws://127.0.0.1:1/', { protocols: ['bad protocol'] }), TypeError);
   });
 
+  it('throws TypeError at once on a header or TLS option node refuses, leaving no handshake timer to fire later', () => {
+    // These used to reject instead, with the handshake timer still armed: when it fired, fail() called destroy() on a
+    // request that was never made, an uncaught TypeError that killed the process handshakeTimeout ms later.
+    const clock = new ManualClock();
+    const misuse: Array<[string, ConnectOptions]> = [
+      ['ws://127.0.0.1:1/', { headers: { 'X-A': 'a\r\nInjected: 1' } }],
+      ['ws://127.0.0.1:1/', { headers: { 'Bad Name': 'v' } }],
+      ['ws://127.0.0.1:1/', { headers: { ':path': '/elsewhere' }, http2: true }],
+      ['ws://127.0.0.1:1/', { origin: 'http://a.example\r\nCookie: x=1', http2: true }],
+      ['wss://127.0.0.1:1/', { tls: { minVersion: 'bogus' as 'TLSv1.3' } }],
+    ];
+    for (const [url, options] of misuse) {
+      assert.throws(() => connect(url, { ...options, clock }), TypeError, JSON.stringify(options));
+    }
+    assert.equal(clock.pending, 0, 'no handshake timer left armed');
+    clock.advance(60_000);
+  });
+
   const wrong: Array<[string, HandshakeReply, number, RegExp, ConnectOptions?]> = [
     ['404 Not Found', { status: 404, reason: 'Not Found', body: 'no such endpoint' }, 404, /404/],
     ['403 Forbidden', { status: 403, reason: 'Forbidden' }, 403, /403/],
@@ -918,6 +937,15 @@ describe('client handshake (RFC 6455 §4.1)', () => {
     assert.equal(done, false, 'still waiting for the answer');
     release();
     const conn = await within(pending, WAIT, 'the delayed connection');
+    assert.equal(conn.readyState, 1);
+  });
+
+  it('a handshakeTimeout beyond what a node timer holds (2^31 - 1 ms) is a long wait, not an instant timeout', async (t) => {
+    // node sets a longer setTimeout to 1 ms (TimeoutOverflowWarning): "wait very long" used to fail at once.
+    const srv = await RawServer.start();
+    t.after(() => srv.close());
+    const conn = await connect(srv.url(), { handshakeTimeout: 2 ** 31 });
+    t.after(() => conn.terminate());
     assert.equal(conn.readyState, 1);
   });
 

@@ -169,6 +169,34 @@ describe('authorize answers true, false or an HTTP error status', () => {
   });
 });
 
+describe("a 'rejected' listener that throws is a bug in the app, not a way to crash the server", () => {
+  it('the refusal is still answered, the error becomes a warning, and the server goes on', async (t) => {
+    // Any peer can make the server refuse it: a logging listener that throws used to take the process down from the
+    // 'upgrade' event (and as an unhandled rejection when authorize() had refused).
+    const { wss, port } = await serve(t, { authorize: (req) => req.url !== '/private' });
+    wss.on('connection', (conn) => conn.on('message', (m) => conn.send(m.data)));
+    wss.on('rejected', ({ status }) => {
+      throw new Error(`rejected listener bug ${status}`);
+    });
+    const { crashes, warnings } = await watchProcess(async () => {
+      for (const [raw, status] of [
+        [request('/', { 'Sec-WebSocket-Version': '8' }), 426],
+        [request('/private'), 403],
+      ] as const) {
+        const peer = await RawPeer.dial(port);
+        t.after(() => peer.destroy());
+        assert.equal((await peer.request(raw)).status, status);
+      }
+      await echoWorks(port);
+    });
+    assert.deepEqual(crashes, []);
+    assert.deepEqual(
+      warnings.map((w) => w.message).filter((m) => m.startsWith('rejected listener bug')),
+      ['rejected listener bug 426', 'rejected listener bug 403'],
+    );
+  });
+});
+
 describe("'error' fires at most once, and a listener's own failure never re-enters the failure path", () => {
   it('an async error listener that rejects: one error, the violation closes with 1002, the loop keeps running', async (t) => {
     const { wss, port } = await serve(t);

@@ -99,6 +99,26 @@ describe('connect({ http2 }) opens WebSockets as HTTP/2 streams', () => {
     assert.equal(h2.sessions.length, 3);
   });
 
+  it('a server whose SETTINGS allow no streams fails the connect on its first session, opening no more', async (t) => {
+    // SETTINGS_MAX_CONCURRENT_STREAMS 0 (RFC 9113 §6.5.2; a draining server may send it): no new session of that server
+    // will have room either. This used to move the lease to a new session, and again, some 2,000 TCP+TLS connections
+    // a second until the handshake timeout.
+    const wss = new WebSocketServer({ heartbeat: false });
+    t.after(() => wss.close());
+    const h2 = await startH2Server(t, (server) => wss.attach(server), { settings: { maxConcurrentStreams: 0 } });
+    const err = await within(
+      connect(`wss://127.0.0.1:${h2.port}/`, { http2: true, tls: TLS, handshakeTimeout: 1_000 }).catch(
+        (e: unknown) => e,
+      ),
+      WAIT,
+      'the connect to settle',
+    );
+    assert.ok(err instanceof HandshakeError, String(err));
+    assert.equal(err.code, 'ERR_CONNECT_FAILED');
+    assert.match(err.message, /allows no streams/);
+    assert.equal(h2.sessions.length, 1);
+  });
+
   it('compression and subprotocols are negotiated over the stream', async (t) => {
     const { url } = await echoServer(t, { compression: 'dedicated', protocols: ['v2', 'v1'] });
     const conn = await dial(t, url, { http2: true, compression: 'dedicated', protocols: ['v1', 'v2'] });

@@ -220,6 +220,11 @@ describe('negotiateServer: declining and limits', () => {
     'permessage-deflate; client_max_window_bits=7',
     'permessage-deflate; client_max_window_bits=16',
     'permessage-deflate; client_max_window_bits=x',
+    // §7.1.2.1/§7.1.2.2: "a decimal integer value without leading zeroes".
+    'permessage-deflate; server_max_window_bits=09',
+    'permessage-deflate; server_max_window_bits="010"',
+    'permessage-deflate; client_max_window_bits=08',
+    'permessage-deflate; client_max_window_bits=0015',
   ];
   for (const offer of invalid) {
     it(`declines ${offer}, then takes the next valid offer`, () => {
@@ -331,6 +336,8 @@ describe('clientOffer and acceptServerResponse', () => {
     ['permessage-deflate; server_max_window_bits=16', DEDICATED, /server_max_window_bits must be an integer/],
     ['permessage-deflate; client_max_window_bits', DEDICATED, /client_max_window_bits must be an integer/],
     ['permessage-deflate; client_max_window_bits=7', DEDICATED, /client_max_window_bits must be an integer/],
+    ['permessage-deflate; server_max_window_bits=010', DEDICATED, /server_max_window_bits must be an integer/],
+    ['permessage-deflate; client_max_window_bits="09"', DEDICATED, /client_max_window_bits must be an integer/],
     ['permessage-deflate; client_max_window_bits=10', cfgOf({ clientMaxWindowBits: 9 }), /exceeds the offered 9/],
     ['permessage-deflate; server_max_window_bits=10', cfgOf({ serverMaxWindowBits: 9 }), /exceeds the requested 9/],
     ['permessage-deflate', cfgOf({ serverMaxWindowBits: 9 }), /server_max_window_bits was requested but is missing/],
