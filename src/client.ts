@@ -269,10 +269,14 @@ function dialHttp1(
     };
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    req.on('error', (err) =>
-      fail(new HandshakeError('ERR_CONNECT_FAILED', `connection failed: ${err.message}`, { cause: err })),
-    );
+    // Set once the server answered without upgrading: a reset while its body arrives still reports that answer.
+    let answered = false;
+    req.on('error', (err) => {
+      if (answered) return;
+      fail(new HandshakeError('ERR_CONNECT_FAILED', `connection failed: ${err.message}`, { cause: err }));
+    });
     req.on('response', (res: IncomingMessage) => {
+      answered = true;
       // node reports a 101 that lacks "Upgrade: websocket" or "Connection: Upgrade" as a plain response: name the
       // missing header (§4.1) instead of the puzzling "answered 101 instead of 101".
       if (res.statusCode === 101) {
@@ -301,6 +305,17 @@ function dialHttp1(
       }
       let conn: Connection;
       try {
+        // RFC 6455 §4.2.2 answers "HTTP/1.1 101"; HTTP/1.0 defines no 1xx status (RFC 9110 §15.2).
+        if (res.httpVersion !== '1.1') {
+          throw new HandshakeError(
+            'ERR_HANDSHAKE_INVALID',
+            `server answered HTTP/${res.httpVersion} 101, not HTTP/1.1`,
+            {
+              status: 101,
+              headers: res.headers,
+            },
+          );
+        }
         const protocol = checkUpgradeResponse(res.headers, key, protocols);
         conn = open(socket, head, protocol, res.headers['sec-websocket-extensions'] ?? '');
       } catch (err) {

@@ -38,6 +38,8 @@ export interface UpgradeRequestInfo {
 
 /** What to answer. Omitted fields get the correct value; `null` leaves a header out. */
 export interface HandshakeReply {
+  /** The status line's HTTP version; default 1.1. */
+  version?: string;
   status?: number;
   reason?: string;
   upgrade?: string | null;
@@ -61,7 +63,9 @@ export type HandshakeHook = (
 
 export function buildReply(req: UpgradeRequestInfo, reply: HandshakeReply = {}): string {
   const status = reply.status ?? 101;
-  const lines = [`HTTP/1.1 ${status} ${reply.reason ?? (status === 101 ? 'Switching Protocols' : 'Nope')}`];
+  const lines = [
+    `HTTP/${reply.version ?? '1.1'} ${status} ${reply.reason ?? (status === 101 ? 'Switching Protocols' : 'Nope')}`,
+  ];
   const upgrade = reply.upgrade === undefined ? 'websocket' : reply.upgrade;
   const connection = reply.connection === undefined ? 'Upgrade' : reply.connection;
   const key = req.headers['sec-websocket-key'] ?? '';

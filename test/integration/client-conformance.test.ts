@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -814,6 +815,36 @@ describe('client handshake (RFC 6455 §4.1)', () => {
     assert.throws(() => connect('ws://127.0.0.1:1/', { protocols: ['bad protocol'] }), TypeError);
   });
 
+  it('a refusal whose body is cut by a reset still reports the status and the start of the body', async (t) => {
+    // The reset comes once the client has parsed the 403 (node's diagnostics channel says when), mid-body.
+    let server: Socket | null = null;
+    const onResponse = (): void => {
+      server?.resetAndDestroy();
+    };
+    diagnosticsChannel.subscribe('http.client.response.finish', onResponse);
+    t.after(() => diagnosticsChannel.unsubscribe('http.client.response.finish', onResponse));
+    const srv = createServer((socket) => {
+      let request = '';
+      socket.on('data', (chunk) => {
+        request += chunk.toString('latin1');
+        if (!request.includes('\r\n\r\n')) return;
+        server = socket;
+        socket.write('HTTP/1.1 403 Forbidden\r\nContent-Length: 1000\r\n\r\nno token given');
+      });
+    });
+    await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+    t.after(() => srv.close());
+    const { port } = srv.address() as { port: number };
+    const err = await connect(`ws://127.0.0.1:${port}/`).then(
+      () => assert.fail('connect() should have rejected'),
+      (e: unknown) => e as HandshakeError,
+    );
+    assert.ok(err instanceof HandshakeError);
+    assert.equal(err.code, 'ERR_HANDSHAKE_REFUSED');
+    assert.equal(err.status, 403);
+    assert.equal(err.body, 'no token given');
+  });
+
   it('throws TypeError at once on a header or TLS option node refuses, leaving no handshake timer to fire later', () => {
     // These used to reject instead, with the handshake timer still armed: when it fired, fail() called destroy() on a
     // request that was never made, an uncaught TypeError that killed the process handshakeTimeout ms later.
@@ -837,6 +868,7 @@ describe('client handshake (RFC 6455 §4.1)', () => {
     ['403 Forbidden', { status: 403, reason: 'Forbidden' }, 403, /403/],
     ['200 OK', { status: 200, reason: 'OK', body: 'hello' }, 200, /200/],
     ['a 302 redirect', { status: 302, reason: 'Found', headers: { Location: '/elsewhere' } }, 302, /302/],
+    ['an HTTP/1.0 101 (Upgrade is HTTP/1.1)', { version: '1.0' }, 101, /HTTP\/1\.0/],
     ['a 101 without Upgrade', { upgrade: null }, 101, /Upgrade/],
     ['a 101 with Upgrade: h2c', { upgrade: 'h2c' }, 101, /Upgrade/],
     ['a 101 without Connection', { connection: null }, 101, /Connection/],
