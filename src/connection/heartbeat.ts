@@ -91,27 +91,39 @@ export class Heartbeat {
     this.#timer = null;
     const now = this.#clock.now();
     for (const [conn, w] of this.#watched) {
-      if (conn.isPaused) {
-        w.lastActive = now;
-        w.pingedAt = 0;
-        continue;
-      }
-      if (conn.readCount !== w.readCount) {
-        w.readCount = conn.readCount;
-        w.lastActive = now;
-        w.pingedAt = 0;
-      }
-      if (w.pingedAt !== 0) {
-        if (now - w.pingedAt >= this.timeout) {
-          this.#watched.delete(conn);
-          this.#onKill();
-          conn.terminate();
-        }
-      } else if (now - w.lastActive >= this.interval) {
-        w.pingedAt = now;
-        conn.ping();
+      try {
+        this.#check(conn, w, now);
+      } catch (err) {
+        // A Pingable of the caller's whose ping() or terminate() throws (a Connection never does) is dropped from the
+        // watch, said as a warning: it must not stop the sweep for every other connection.
+        this.#watched.delete(conn);
+        process.emitWarning(err instanceof Error ? err : new Error(String(err)));
       }
     }
     if (this.#watched.size > 0) this.#schedule();
+  }
+
+  /** One connection's turn in a sweep: spared, pinged, or terminated. */
+  #check(conn: Pingable, w: Watch, now: number): void {
+    if (conn.isPaused) {
+      w.lastActive = now;
+      w.pingedAt = 0;
+      return;
+    }
+    if (conn.readCount !== w.readCount) {
+      w.readCount = conn.readCount;
+      w.lastActive = now;
+      w.pingedAt = 0;
+    }
+    if (w.pingedAt !== 0) {
+      if (now - w.pingedAt >= this.timeout) {
+        this.#watched.delete(conn);
+        this.#onKill();
+        conn.terminate();
+      }
+    } else if (now - w.lastActive >= this.interval) {
+      w.pingedAt = now;
+      conn.ping();
+    }
   }
 }

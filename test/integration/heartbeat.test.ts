@@ -112,6 +112,34 @@ describe('Heartbeat sweep (unit, fake connections)', () => {
     assert.equal(clock.pending, 0, 'the timer stops when nothing is watched');
   });
 
+  it('a Pingable whose ping() throws is dropped with a warning; the sweep goes on for the others', (t) => {
+    const clock = new ManualClock();
+    const hb = new Heartbeat({ interval: INTERVAL, timeout: TIMEOUT }, clock);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on('warning', onWarning);
+    t.after(() => process.off('warning', onWarning));
+    const broken = new FakeConn(false);
+    broken.ping = () => {
+      throw new Error('ping failed');
+    };
+    const silent = new FakeConn(false);
+    hb.add(broken);
+    hb.add(silent);
+    clock.advance(INTERVAL);
+    assert.equal(hb.size, 1, 'the broken one is no longer watched');
+    assert.equal(silent.pings, 1, 'the one after it was still pinged');
+    clock.advance(TIMEOUT);
+    assert.equal(silent.terminated, true, 'and still terminated on time');
+    assert.equal(clock.pending, 0);
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      assert.equal(warnings.length, 1);
+      assert.equal(warnings[0]!.message, 'ping failed');
+    });
+  });
+
   it('stops its timer when the last connection is removed and restarts on add', () => {
     const clock = new ManualClock();
     const hb = new Heartbeat({ interval: INTERVAL, timeout: TIMEOUT }, clock);
