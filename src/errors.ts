@@ -114,3 +114,13 @@ export function protocolCodeOf(closeCode: number): ProtocolErrorCode {
   if (closeCode === 1007) return 'ERR_INVALID_UTF8';
   return 'ERR_PROTOCOL_VIOLATION';
 }
+
+/** `err` as an Error: a listener may throw anything. */
+export function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** A bug in the application (a listener that threw) that the library survives: kept visible as a process warning. */
+export function warnOf(err: unknown): void {
+  process.emitWarning(asError(err));
+}

@@ -17,6 +17,7 @@ import { Connection } from './connection/connection.js';
 import { Heartbeat, type HeartbeatOptions } from './connection/heartbeat.js';
 import { LIMIT_KEYS, resolveLimits } from './connection/limits.js';
 import { type ConnectionLimits, ReadyState } from './connection/types.js';
+import { warnOf } from './errors.js';
 import {
   type CompressionOption,
   negotiateServer,
@@ -336,7 +337,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
       try {
         this.emit('rejected', { status, message, req: h.req });
       } catch (err) {
-        process.emitWarning(err instanceof Error ? err : new Error(String(err)));
+        warnOf(err);
       }
     };
     if (this.#closing) {
@@ -440,7 +441,7 @@ export class WebSocketServer extends EventEmitter<ServerEvents> {
   [Symbol.for('nodejs.rejection')](err: unknown, event: string, ...args: unknown[]): void {
     const conn = event === 'connection' && args[0] instanceof Connection ? args[0] : null;
     if (conn) connectionHandlerFailed(err, conn);
-    else process.emitWarning(err instanceof Error ? err : new Error(String(err)));
+    else warnOf(err);
   }
 
   /**
@@ -486,7 +487,7 @@ function destroyOnError(this: Duplex): void {
 
 /** A 'connection' listener that throws is a bug in the app: that connection closes with 1011, the process goes on. */
 function connectionHandlerFailed(err: unknown, conn: Connection): void {
-  process.emitWarning(err instanceof Error ? err : new Error(String(err)));
+  warnOf(err);
   if (conn.readyState === ReadyState.Open) conn.close(CloseCode.InternalError, 'handler error');
 }
 

@@ -14,10 +14,10 @@
 // (`bufferMode`), and it ships its own TypeScript types. Reconnects, timeouts and health checks are ours
 // (redis-link.ts), on the injected clock.
 import { randomBytes } from 'node:crypto';
-import { ErrorReply } from 'redis';
 import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
 import { EventEmitter } from 'node:events';
 import { isUtf8 } from 'node:buffer';
+import { ErrorReply } from 'redis';
 import type { Clock } from '../clock.js';
 import type { GapInfo, HubAdapter } from '../hub.js';
 import type { HubMessage } from '../hub-message.js';
@@ -88,9 +88,10 @@ export interface RedisAdapterStats {
   /** Transitions back to connected after an outage. */
   reconnects: number;
   /**
-   * Errors reported by the Redis clients (each failed connection attempt counts), and publishes Redis refused with an
-   * error reply: given up when it would refuse them again (an ACL's NOPERM), retried after `reconnect.initialDelay`
-   * when it is only busy (BUSY, LOADING and the like).
+   * Errors reported by the Redis clients (each failed connection attempt counts), publishes Redis refused with an
+   * error reply (given up when it would refuse them again, an ACL's NOPERM; retried after `reconnect.initialDelay`
+   * when it is only busy: BUSY, LOADING and the like), and channels it refused when subscribing again after a
+   * reconnect.
    */
   errors: number;
   /** Commands and connection attempts that got no answer in time (each replaced its connection). */
@@ -237,13 +238,21 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     return this.connectedOnce();
   }
 
-  /** Joins the topic's channel; rejects (ERR_REDIS_TIMEOUT) only when Redis does not answer — it is retried anyway. */
+  /**
+   * Joins the topic's channel. Rejects when Redis does not answer (ERR_REDIS_TIMEOUT: it is retried anyway) or
+   * refuses (its error reply, such as an ACL's NOPERM).
+   */
   async subscribe(topic: string): Promise<void> {
     this.#wanted.add(topic);
     if (!this.#sub.ready) return; // done on (re)connect
-    await this.#sub
-      .call(`SUBSCRIBE ${this.channelOf(topic)}`, (c) => c.subscribe([this.channelOf(topic)], this.#onMessage, true))
-      .catch(onlyTimeouts);
+    await this.#join([topic]).catch(onlyTimeouts);
+  }
+
+  /** One SUBSCRIBE for the topics' channels, on the subscribe connection. */
+  #join(topics: string[]): Promise<void> {
+    const channels = topics.map((t) => this.channelOf(t));
+    const what = channels.length === 1 ? channels[0] : `${channels.length} channel(s)`;
+    return this.#sub.call(`SUBSCRIBE ${what}`, (c) => c.subscribe(channels, this.#onMessage, true));
   }
 
   /** Leaves the topic's channel (nothing to do while Redis is away: a new connection starts with none). */
@@ -304,32 +313,27 @@ export class RedisAdapter extends EventEmitter<RedisAdapterEvents> implements Hu
     // reading its history on that signal misses nothing in between.
     const topics = [...this.#wanted];
     if (topics.length > 0) {
-      const subscribed = (joined: string[]): void => {
-        for (const topic of joined)
-          if (this.#wanted.has(topic)) this.#gap(topic, { reason: 'reconnect', missed: null });
+      const joined = (these: string[]): void => {
+        for (const topic of these) if (this.#wanted.has(topic)) this.#gap(topic, { reason: 'reconnect', missed: null });
       };
-      const channels = topics.map((t) => this.channelOf(t));
-      this.#sub
-        .call(`SUBSCRIBE ${channels.length} channel(s)`, (c) => c.subscribe(channels, this.#onMessage, true))
-        .then(
-          () => subscribed(topics),
-          (err: unknown) => {
-            // A lost connection is replaced, and this runs again. An error reply (an ACL refusing one of the
-            // channels) refuses the whole command: join the channels one by one, so one topic cannot cut off all.
-            if (!(err instanceof ErrorReply) || topics.length === 1) return;
-            for (const topic of topics) {
-              if (!this.#wanted.has(topic)) continue;
-              this.#sub
-                .call(`SUBSCRIBE ${this.channelOf(topic)}`, (c) =>
-                  c.subscribe([this.channelOf(topic)], this.#onMessage, true),
-                )
-                .then(
-                  () => subscribed([topic]),
-                  () => {},
-                );
-            }
-          },
-        );
+      this.#join(topics).then(
+        () => joined(topics),
+        (err: unknown) => {
+          // A lost connection is replaced, and this runs again. An error reply (an ACL refusing one of the channels)
+          // refuses the whole command: join the channels one by one, so one topic cannot cut off all; each refusal
+          // counts in stats.errors (the topic's own subscribe() already reported it to the hub).
+          if (!(err instanceof ErrorReply) || topics.length === 1) return;
+          for (const topic of topics) {
+            if (!this.#wanted.has(topic)) continue;
+            this.#join([topic]).then(
+              () => joined([topic]),
+              (refused: unknown) => {
+                if (refused instanceof ErrorReply) this.stats.errors++;
+              },
+            );
+          }
+        },
+      );
     }
     this.#onLinkUp();
   }

@@ -10,6 +10,8 @@ import {
   protocolCodeOf,
   WebSocketError,
   type WebSocketErrorCode,
+  asError,
+  warnOf,
 } from '../errors.js';
 import { decodeClosePayload, encodeClosePayload } from '../protocol/close-payload.js';
 import { CloseCode, EMPTY, MAX_CLOSE_REASON, MAX_CONTROL_PAYLOAD, Opcode } from '../protocol/constants.js';
@@ -249,23 +251,19 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     evict(): void {
       // 1008: the peer broke our policy by not reading. Its close frame may never get through a full buffer;
-      // the close timer bounds that.
-      // Found inside a send (often a hub's fan-out loop): 'error' is emitted once that send has returned, so a
-      // listener that sends or publishes cannot slip its message in ahead of the one being fanned out.
-      this.#conn.#fail(
-        CloseCode.PolicyViolation,
-        'slow consumer: send buffer over its limit',
-        'ERR_SLOW_CONSUMER',
-        undefined,
-        true,
-      );
+      // the close timer bounds that. Found inside a send: 'error' comes after it.
+      this.#conn.#fail(CloseCode.PolicyViolation, 'slow consumer: send buffer over its limit', 'ERR_SLOW_CONSUMER', {
+        errorLater: true,
+      });
     }
     abandonMessage(): void {
       // A message cannot be withdrawn from the wire once its first fragment left: nothing valid can follow it.
       this.#conn.#fail(CloseCode.InternalError, 'message writer destroyed mid-message', 'ERR_WRITER_DESTROYED');
     }
     compressionFailed(err: unknown): void {
-      this.#conn.#fail(CloseCode.InternalError, 'compression failed', 'ERR_COMPRESSION_FAILED', asError(err));
+      this.#conn.#fail(CloseCode.InternalError, 'compression failed', 'ERR_COMPRESSION_FAILED', {
+        cause: asError(err),
+      });
     }
   };
 
@@ -530,13 +528,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.#socket.destroy();
   }
 
-  /** The single failure path (§7.1.7): send the close code if the socket still writes, then close it, bounded. */
+  /**
+   * The single failure path (§7.1.7): send the close code if the socket still writes, then close it, bounded.
+   * `errorLater`: the failure was found inside a send (an eviction, often in a hub's fan-out loop), so 'error' waits
+   * until that send has returned: a listener that sends or publishes cannot slip its message in ahead of the one
+   * being fanned out.
+   */
   #fail(
     code: CloseCode,
     message: string,
     errorCode: WebSocketErrorCode = protocolCodeOf(code),
-    cause?: Error,
-    deferError = false,
+    { cause, errorLater = false }: { cause?: Error; errorLater?: boolean } = {},
   ): void {
     if (this.#state === ReadyState.Closed) return;
     this.#parser.stop();
@@ -560,7 +562,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       const err = isPeerViolation(errorCode)
         ? new ProtocolError(errorCode, message, { ...details, closeCode: code })
         : new WebSocketError(errorCode, message, details);
-      if (deferError) {
+      if (errorLater) {
         this.#errorEmitted = true; // taken now: nothing else may emit one meanwhile
         queueMicrotask(() => this.#emitError(err));
       } else this.#emitError(err);
@@ -576,7 +578,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     try {
       this.emit('error', err);
     } catch (listenerError) {
-      process.emitWarning(asError(listenerError));
+      warnOf(listenerError);
     }
   }
 
@@ -689,7 +691,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     }
     // Without an 'error' listener the exception would vanish; a warning keeps the bug visible without a crash.
     if (this.listenerCount('error') === 0) process.emitWarning(error);
-    this.#fail(CloseCode.InternalError, 'handler error', 'ERR_HANDLER_FAILED', error);
+    this.#fail(CloseCode.InternalError, 'handler error', 'ERR_HANDLER_FAILED', { cause: error });
   }
 }
 
@@ -706,10 +708,6 @@ const PEER_CODES: ReadonlySet<string> = new Set<ProtocolErrorCode>([
 
 function isPeerViolation(code: WebSocketErrorCode): code is ProtocolErrorCode {
   return PEER_CODES.has(code);
-}
-
-function asError(err: unknown): Error {
-  return err instanceof Error ? err : new Error(String(err));
 }
 
 /** Close reasons must fit in 123 bytes (§5.5.1); failure messages are cut before a UTF-8 continuation byte. */

@@ -1,6 +1,7 @@
 // Ping/pong liveness for many connections with one timer: a shared sweep instead of a timer per connection.
 // A peer that sends nothing (no pong, no data) for `timeout` after a ping is terminated (its close reports 1006).
 import type { Clock } from '../clock.js';
+import { warnOf } from '../errors.js';
 import { DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT } from '../protocol/constants.js';
 import { checkKeys, intOption, optionsObject } from '../validate.js';
 
@@ -97,7 +98,7 @@ export class Heartbeat {
         // A Pingable of the caller's whose ping() or terminate() throws (a Connection never does) is dropped from the
         // watch, said as a warning: it must not stop the sweep for every other connection.
         this.#watched.delete(conn);
-        process.emitWarning(err instanceof Error ? err : new Error(String(err)));
+        warnOf(err);
       }
     }
     if (this.#watched.size > 0) this.#schedule();

@@ -51,11 +51,8 @@ export function leaseSession(origin: string, tls: TlsOptions | undefined): Lease
   const held = entry;
   let admitted = false;
   let released = false;
-  let left = false;
   let moved: Lease | null = null;
   const leave = (): void => {
-    if (left) return;
-    left = true;
     if (admitted) held.admitted--;
     if (--held.users === 0) retire(held);
   };
@@ -71,6 +68,7 @@ export function leaseSession(origin: string, tls: TlsOptions | undefined): Lease
       // SETTINGS_MAX_CONCURRENT_STREAMS 0: another session to this server would say the same, and the next after it
       // (a connection storm until the handshake timeout). Fail instead.
       if (capacity(held) === 0) {
+        released = true; // given back here: the caller's release() has nothing left to do
         leave();
         throw new Error('the server allows no streams on its HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS 0)');
       }

@@ -6,22 +6,17 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it, type TestContext } from 'node:test';
 import { INFLATE_SLICE } from '../../src/connection/inflation.js';
-import { type Connection, type ServerOptions, WebSocketServer } from '../../src/index.js';
-import { DeflatePeer, prng, textOfSize, zeroBomb } from '../helpers/deflate-peer.js';
+import type { ServerOptions } from '../../src/index.js';
+import { prng, textOfSize, zeroBomb } from '../helpers/deflate-peer.js';
+import { deflatePair } from '../helpers/deflate-pair.js';
 import { encodeFrame, Op, waitUntil, within } from '../helpers/raw-peer.js';
 
 const WAIT = 10_000;
 const MiB = 1024 * 1024;
 
-async function pair(t: TestContext, options: ServerOptions = {}): Promise<{ conn: Connection; peer: DeflatePeer }> {
-  const wss = new WebSocketServer({ heartbeat: false, compression: 'dedicated', maxMessageSize: 64 * MiB, ...options });
-  const { port } = await wss.listen(0);
-  t.after(() => wss.close());
-  const accepted = once(wss, 'connection') as Promise<[Connection]>;
-  const peer = await DeflatePeer.open(port);
-  t.after(() => peer.close());
-  const [conn] = await within(accepted, WAIT, 'the connection');
-  return { conn, peer };
+/** A compression-negotiating server (dedicated unless `options` say otherwise) and one peer. */
+function pair(t: TestContext, options: ServerOptions = {}): ReturnType<typeof deflatePair> {
+  return deflatePair(t, { compression: 'dedicated', ...options });
 }
 
 describe('large compressed messages are inflated in slices', () => {

@@ -2,35 +2,21 @@
 // streams: large messages compressed off the event loop keep their order (with the close after them), writer()
 // streams compressed fragments, and a PreparedMessage is compressed once for every peer that can share it.
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
-import { describe, it, type TestContext } from 'node:test';
-import { type Connection, type ServerOptions, WebSocketServer } from '../../src/index.js';
+import { describe, it } from 'node:test';
+import { type Connection, ReadyState, WebSocketServer } from '../../src/index.js';
 import { PreparedMessage } from '../../src/connection/prepared-message.js';
 import { SYNC_DEFLATE_MAX } from '../../src/extensions/deflate-sender.js';
 import { DeflatePeer, prng, textOfSize } from '../helpers/deflate-peer.js';
+import { deflatePair } from '../helpers/deflate-pair.js';
 import { within } from '../helpers/raw-peer.js';
 
 const WAIT = 10_000;
 const MiB = 1024 * 1024;
 
-async function pair(
-  t: TestContext,
-  options: ServerOptions,
-): Promise<{ wss: WebSocketServer; conn: Connection; peer: DeflatePeer }> {
-  const wss = new WebSocketServer({ heartbeat: false, maxMessageSize: 64 * MiB, ...options });
-  const { port } = await wss.listen(0);
-  t.after(() => wss.close());
-  const accepted = once(wss, 'connection') as Promise<[Connection]>;
-  const peer = await DeflatePeer.open(port);
-  t.after(() => peer.close());
-  const [conn] = await within(accepted, WAIT, 'the connection');
-  return { wss, conn, peer };
-}
-
 for (const mode of ['dedicated', 'shared'] as const) {
   describe(`large messages are compressed off the event loop and keep their order (${mode})`, () => {
     it('small, 4 MiB, small, then close: all arrive in order, compressed, and the close comes last', async (t) => {
-      const { wss, conn, peer } = await pair(t, { compression: mode });
+      const { wss, conn, peer } = await deflatePair(t, { compression: mode });
       const big = Buffer.from(textOfSize(4 * MiB, prng(1)));
       assert.ok(big.length > SYNC_DEFLATE_MAX);
       const bytesBefore = wss.stats.bytesOut;
@@ -59,7 +45,7 @@ for (const mode of ['dedicated', 'shared'] as const) {
     });
 
     it('drained() waits for a message being compressed', async (t) => {
-      const { conn, peer } = await pair(t, { compression: mode });
+      const { conn, peer } = await deflatePair(t, { compression: mode });
       conn.send(Buffer.from(textOfSize(2 * MiB, prng(2))));
       let drained = false;
       const waiting = conn.drained().then(() => {
@@ -75,7 +61,7 @@ for (const mode of ['dedicated', 'shared'] as const) {
 
   describe(`writer() sends a compressed message as compressed fragments (${mode})`, () => {
     it('RSV1 on the first fragment only; the peer inflates the whole; later messages still decode', async (t) => {
-      const { conn, peer } = await pair(t, { compression: mode });
+      const { conn, peer } = await deflatePair(t, { compression: mode });
       const pieces = [textOfSize(3000, prng(3)), textOfSize(200_000, prng(4)), 'tail', ''];
       const writer = conn.writer('text');
       for (const p of pieces) writer.write(p);
@@ -95,7 +81,7 @@ for (const mode of ['dedicated', 'shared'] as const) {
     });
 
     it('compress: false streams the message as it is', async (t) => {
-      const { conn, peer } = await pair(t, { compression: mode });
+      const { conn, peer } = await deflatePair(t, { compression: mode });
       const writer = conn.writer('binary', { compress: false });
       writer.end(Buffer.alloc(5000, 7));
       const msg = await peer.nextMessage(WAIT);
@@ -104,7 +90,7 @@ for (const mode of ['dedicated', 'shared'] as const) {
     });
 
     it('end(), then send(), then close(): the streamed message, the sent one, then the close', async (t) => {
-      const { conn, peer } = await pair(t, { compression: mode });
+      const { conn, peer } = await deflatePair(t, { compression: mode });
       const streamed = Buffer.from(textOfSize(SYNC_DEFLATE_MAX * 2, prng(6)));
       const writer = conn.writer('text');
       writer.end(streamed);
@@ -121,7 +107,7 @@ for (const mode of ['dedicated', 'shared'] as const) {
     });
 
     it("an ended writer still being compressed finishes after the peer's close, then the close is answered", async (t) => {
-      const { conn, peer } = await pair(t, { compression: mode });
+      const { conn, peer } = await deflatePair(t, { compression: mode });
       const streamed = Buffer.from(textOfSize(SYNC_DEFLATE_MAX * 4, prng(7)));
       const writer = conn.writer('text');
       const failed: unknown[] = [];
@@ -138,13 +124,31 @@ for (const mode of ['dedicated', 'shared'] as const) {
     });
 
     it('a writer opened while a large message is being compressed waits its turn', async (t) => {
-      const { conn, peer } = await pair(t, { compression: mode });
+      const { conn, peer } = await deflatePair(t, { compression: mode });
       const big = Buffer.from(textOfSize(1 * MiB, prng(5)));
       conn.send(big);
       const writer = conn.writer('text');
       writer.end('streamed after');
       assert.ok((await peer.nextMessage(WAIT)).data.equals(big));
       assert.equal((await peer.nextMessage(WAIT)).data.toString(), 'streamed after');
+    });
+
+    it('a writer destroyed before its turn sent nothing: the large message, the next writer and later sends all arrive', async (t) => {
+      const { conn, peer } = await deflatePair(t, { compression: mode });
+      const big = Buffer.from(textOfSize(1 * MiB, prng(11)));
+      conn.send(big);
+      // Its first fragment waits for the channel: nothing of this message is on the wire or in the compressor.
+      const destroyed = conn.writer('text');
+      destroyed.write('never sent');
+      destroyed.destroy();
+      const next = conn.writer('text');
+      next.write('second ');
+      next.end('writer');
+      conn.send('after');
+      assert.ok((await peer.nextMessage(WAIT)).data.equals(big), 'the message sent before the writer arrives');
+      assert.equal((await peer.nextMessage(WAIT)).data.toString(), 'second writer');
+      assert.equal((await peer.nextMessage(WAIT)).data.toString(), 'after');
+      assert.equal(conn.readyState, ReadyState.Open);
     });
   });
 }
